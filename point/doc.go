@@ -1,0 +1,9 @@
+// Package point is rivulet's unit of data: a measurement, sorted tags, typed
+// fields and a timestamp in nanoseconds — the InfluxDB line-protocol model.
+//
+// Every stage speaks it: ingest decodes payloads into points, the ingest log
+// and the outboxes store them as line protocol, the engine aggregates them and
+// the sinks write them upstream. Points are plain values; a Point handed to a
+// function is borrowed for the duration of the call unless its doc says
+// otherwise.
+package point

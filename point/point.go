@@ -1,0 +1,238 @@
+package point
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+)
+
+// Tag is one key=value pair of a point's tag set.
+type Tag struct {
+	Key, Value string
+}
+
+// Field is one typed field of a point. Value holds float, int, uint, string
+// or bool, as the line protocol allows.
+type Field struct {
+	Key   string
+	Value lineprotocol.Value
+}
+
+// Point is one measurement at one instant. Tags are kept sorted by key (use
+// SetTag or SortTags). Time is in nanoseconds since the Unix epoch; zero
+// means "no timestamp", in which case the engine uses the ingest time of the
+// log entry that holds the point.
+type Point struct {
+	Measurement string
+	Tags        []Tag
+	Fields      []Field
+	Time        int64
+}
+
+// ErrNoFields is returned when a point would be written without fields, which
+// the line protocol forbids.
+var ErrNoFields = errors.New("point has no fields")
+
+// SetTag sets key to value, replacing an existing tag of that key and keeping
+// the tags sorted.
+func (p *Point) SetTag(key, value string) {
+	i := sort.Search(len(p.Tags), func(i int) bool { return p.Tags[i].Key >= key })
+	if i < len(p.Tags) && p.Tags[i].Key == key {
+		p.Tags[i].Value = value
+		return
+	}
+	p.Tags = append(p.Tags, Tag{})
+	copy(p.Tags[i+1:], p.Tags[i:])
+	p.Tags[i] = Tag{Key: key, Value: value}
+}
+
+// Tag returns the value of tag key and whether it is present.
+func (p *Point) Tag(key string) (string, bool) {
+	for _, t := range p.Tags {
+		if t.Key == key {
+			return t.Value, true
+		}
+	}
+	return "", false
+}
+
+// SortTags sorts the tags by key; later duplicates win.
+func (p *Point) SortTags() {
+	sort.SliceStable(p.Tags, func(i, j int) bool { return p.Tags[i].Key < p.Tags[j].Key })
+	out := p.Tags[:0]
+	for i, t := range p.Tags {
+		if i+1 < len(p.Tags) && p.Tags[i+1].Key == t.Key {
+			continue
+		}
+		out = append(out, t)
+	}
+	p.Tags = out
+}
+
+// AddField appends a field. It does not check for duplicates.
+func (p *Point) AddField(key string, v lineprotocol.Value) {
+	p.Fields = append(p.Fields, Field{Key: key, Value: v})
+}
+
+// Float returns a numeric field value as float64; ok is false for strings,
+// booleans and absent fields.
+func Float(v lineprotocol.Value) (f float64, ok bool) {
+	switch v.Kind() {
+	case lineprotocol.Float:
+		return v.FloatV(), true
+	case lineprotocol.Int:
+		return float64(v.IntV()), true
+	case lineprotocol.Uint:
+		return float64(v.UintV()), true
+	}
+	return 0, false
+}
+
+// String renders the point as one line of line protocol without the newline.
+func (p *Point) String() string {
+	b, err := AppendLine(nil, p)
+	if err != nil {
+		return fmt.Sprintf("<invalid point %q: %v>", p.Measurement, err)
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// AppendLine appends p as one line of line protocol (nanosecond precision,
+// newline-terminated) to dst. Tags must be sorted. A zero Time is written
+// without a timestamp. On error dst is returned unchanged.
+func AppendLine(dst []byte, p *Point) ([]byte, error) {
+	var enc lineprotocol.Encoder
+	return appendLine(&enc, dst, p)
+}
+
+func appendLine(enc *lineprotocol.Encoder, dst []byte, p *Point) ([]byte, error) {
+	if len(p.Fields) == 0 {
+		return dst, fmt.Errorf("measurement %q: %w", p.Measurement, ErrNoFields)
+	}
+	enc.SetBuffer(dst)
+	enc.SetPrecision(lineprotocol.Nanosecond)
+	enc.StartLine(p.Measurement)
+	for _, t := range p.Tags {
+		enc.AddTag(t.Key, t.Value)
+	}
+	for _, f := range p.Fields {
+		enc.AddField(f.Key, f.Value)
+	}
+	if p.Time != 0 {
+		enc.EndLine(time.Unix(0, p.Time))
+	} else {
+		enc.EndLine(time.Time{})
+	}
+	if err := enc.Err(); err != nil {
+		return dst, fmt.Errorf("encode %q: %w", p.Measurement, err)
+	}
+	return enc.Bytes(), nil
+}
+
+// Encoder appends points as line protocol, reusing its state between calls.
+// The zero value is ready to use; an Encoder is not safe for concurrent use.
+type Encoder struct {
+	enc lineprotocol.Encoder
+}
+
+// Append appends p to dst as one newline-terminated line.
+func (e *Encoder) Append(dst []byte, p *Point) ([]byte, error) {
+	return appendLine(&e.enc, dst, p)
+}
+
+// Parse decodes newline-separated line protocol with nanosecond timestamps,
+// calling fn for each point. The point passed to fn is reused between calls;
+// fn must copy what it keeps. A line without a timestamp gives Time 0.
+func Parse(data []byte, fn func(p *Point) error) error {
+	return ParsePrecision(data, lineprotocol.Nanosecond, fn)
+}
+
+// ParsePrecision is Parse with timestamps in the given precision.
+func ParsePrecision(data []byte, prec lineprotocol.Precision, fn func(p *Point) error) error {
+	dec := lineprotocol.NewDecoderWithBytes(data)
+	var p Point
+	for line := 1; dec.Next(); line++ {
+		if err := decodeLine(dec, prec, &p); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if err := fn(&p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeLine(dec *lineprotocol.Decoder, prec lineprotocol.Precision, p *Point) error {
+	m, err := dec.Measurement()
+	if err != nil {
+		return err
+	}
+	p.Measurement = string(m)
+	p.Tags, p.Fields, p.Time = p.Tags[:0], p.Fields[:0], 0
+	for {
+		k, v, err := dec.NextTag()
+		if err != nil {
+			return err
+		}
+		if k == nil {
+			break
+		}
+		p.Tags = append(p.Tags, Tag{Key: string(k), Value: string(v)})
+	}
+	for {
+		k, v, err := dec.NextField()
+		if err != nil {
+			return err
+		}
+		if k == nil {
+			break
+		}
+		p.Fields = append(p.Fields, Field{Key: string(k), Value: v})
+	}
+	if len(p.Fields) == 0 {
+		return ErrNoFields
+	}
+	ts, err := dec.TimeBytes()
+	if err != nil {
+		return err
+	}
+	if ts != nil {
+		n, err := strconv.ParseInt(string(ts), 10, 64)
+		if err != nil {
+			return fmt.Errorf("invalid timestamp %q: %w", ts, err)
+		}
+		mul := int64(prec.Duration())
+		if n > math.MaxInt64/mul || n < math.MinInt64/mul {
+			return fmt.Errorf("timestamp %q out of range", ts)
+		}
+		p.Time = n * mul
+	}
+	p.SortTags()
+	return nil
+}
+
+// Clone returns a deep copy of p that shares nothing with it.
+func (p *Point) Clone() Point {
+	c := Point{Measurement: p.Measurement, Time: p.Time}
+	c.Tags = append([]Tag(nil), p.Tags...)
+	c.Fields = make([]Field, len(p.Fields))
+	for i, f := range p.Fields {
+		c.Fields[i] = Field{Key: f.Key, Value: cloneValue(f.Value)}
+	}
+	return c
+}
+
+// cloneValue copies string values, whose bytes may alias a decode buffer.
+func cloneValue(v lineprotocol.Value) lineprotocol.Value {
+	if v.Kind() != lineprotocol.String {
+		return v
+	}
+	c, _ := lineprotocol.StringValue(v.StringV())
+	return c
+}

@@ -1,0 +1,42 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Durability says when a written entry counts as durable.
+const (
+	// DurabilityFsync syncs the log before acknowledging: survives power loss.
+	DurabilityFsync = "fsync"
+	// DurabilityWrite acknowledges after the write: survives a process crash only.
+	DurabilityWrite = "write"
+)
+
+// Config is the `wal` section of a site config.
+type Config struct {
+	Durability  string `mapstructure:"durability"`
+	SegmentSize Size   `mapstructure:"segment_size"`
+	MaxSize     Size   `mapstructure:"max_size"`
+}
+
+// DefaultConfig returns the defaults documented in the README.
+func DefaultConfig() Config {
+	return Config{Durability: DurabilityFsync, SegmentSize: 8 << 20, MaxSize: 1 << 30}
+}
+
+// Validate checks the section without touching the disk. Each error message
+// starts with the key path relative to the section.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Durability != DurabilityFsync && c.Durability != DurabilityWrite {
+		errs = append(errs, fmt.Errorf("durability: must be fsync or write, got %q", c.Durability))
+	}
+	if c.SegmentSize < 64<<10 {
+		errs = append(errs, fmt.Errorf("segment_size: must be at least 64KiB, got %s", c.SegmentSize))
+	}
+	if c.MaxSize < 2*c.SegmentSize {
+		errs = append(errs, fmt.Errorf("max_size: must be at least twice segment_size (%s), got %s", c.SegmentSize, c.MaxSize))
+	}
+	return errors.Join(errs...)
+}
