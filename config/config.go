@@ -1,0 +1,195 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/rivulet-edge/rivulet/batcher"
+	"github.com/rivulet-edge/rivulet/engine"
+	"github.com/rivulet-edge/rivulet/forward"
+	"github.com/rivulet-edge/rivulet/ingest"
+	"github.com/rivulet-edge/rivulet/point"
+	"github.com/rivulet-edge/rivulet/wal"
+)
+
+// Config is a whole site config. Each section is the Config type of the
+// package that uses it; this package only adds the checks that span sections.
+//
+// The scalar keys outside lists can be set from the environment (see the
+// package doc); Sources.MQTT, Pipeline and Sinks are lists and come from the
+// file only.
+type Config struct {
+	// Site names the site; it is added as tag "site" to every result, so it
+	// must be a valid line-protocol tag value.
+	Site string `mapstructure:"site"`
+	// DataDir holds the logs, checkpoints, outboxes and quarantine. Load makes
+	// it absolute.
+	DataDir        string                  `mapstructure:"data_dir"`
+	Log            LogConfig               `mapstructure:"log"`
+	EmbeddedBroker ingest.BrokerConfig     `mapstructure:"embedded_broker"`
+	Sources        ingest.Config           `mapstructure:"sources"`
+	Batch          batcher.Config          `mapstructure:"batch"`
+	WAL            wal.Config              `mapstructure:"wal"`
+	Checkpoint     engine.CheckpointConfig `mapstructure:"checkpoint"`
+	Pipeline       []engine.StepConfig     `mapstructure:"pipeline"`
+	Sinks          []forward.Config        `mapstructure:"sinks"`
+}
+
+// LogConfig is the `log` section.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `mapstructure:"level"`
+	// Format is text (logfmt) or json.
+	Format string `mapstructure:"format"`
+}
+
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+}
+
+// Default returns a Config with every section at its package's defaults.
+// Site, DataDir and the lists are empty: a site must set them.
+func Default() Config {
+	return Config{
+		Log:            LogConfig{Level: "info", Format: "text"},
+		EmbeddedBroker: ingest.DefaultBroker(),
+		Batch:          batcher.DefaultConfig(),
+		WAL:            wal.DefaultConfig(),
+		Checkpoint:     engine.DefaultCheckpoint(),
+	}
+}
+
+// Validate checks the section; messages start with the relative key path.
+func (c LogConfig) Validate() error {
+	var errs []error
+	if _, ok := logLevels[c.Level]; !ok {
+		errs = append(errs, fmt.Errorf("level: must be debug, info, warn or error, got %q", c.Level))
+	}
+	if c.Format != "text" && c.Format != "json" {
+		errs = append(errs, fmt.Errorf("format: must be text or json, got %q", c.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// NewLogger returns a logger that writes to w in the configured format and
+// level. An invalid level counts as info and an invalid format as text;
+// Validate reports both.
+func (c LogConfig) NewLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: logLevels[c.Level]} // zero is info
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Validate checks the whole config without I/O and returns an *Error that
+// lists every problem with its full key path, or nil.
+func (c *Config) Validate() error {
+	return c.problems().err("")
+}
+
+func (c *Config) problems() problems {
+	var ps problems
+	c.checkTop(&ps)
+	ps.addErr("log", c.Log.Validate())
+	ps.addErr("embedded_broker", c.EmbeddedBroker.Validate())
+	ps.addErr("sources", c.Sources.Validate())
+	ps.addErr("batch", c.Batch.Validate())
+	ps.addErr("wal", c.WAL.Validate())
+	ps.addErr("checkpoint", c.Checkpoint.Validate())
+	for i, s := range c.Pipeline {
+		ps.addErr(fmt.Sprintf("pipeline[%d]", i), s.Validate())
+	}
+	for i, s := range c.Sinks {
+		ps.addErr(fmt.Sprintf("sinks[%d]", i), s.Validate())
+	}
+	c.checkNames(&ps)
+	c.checkRoutes(&ps)
+	return ps
+}
+
+// checkTop checks the top-level keys and that there is something to run.
+func (c *Config) checkTop(ps *problems) {
+	switch {
+	case c.Site == "":
+		ps.add("site", "must be set")
+	case !validTagValue(c.Site):
+		ps.add("site", fmt.Sprintf("must be usable as a tag value (printable, no surrounding spaces, no trailing backslash), got %q", c.Site))
+	}
+	switch {
+	case c.DataDir == "":
+		ps.add("data_dir", "must be set")
+	case !filepath.IsAbs(c.DataDir):
+		ps.add("data_dir", fmt.Sprintf("must be an absolute path, got %q", c.DataDir))
+	}
+	if len(c.Sources.MQTT) == 0 {
+		ps.add("sources.mqtt", "at least one source is required")
+	}
+	if len(c.Pipeline) == 0 {
+		ps.add("pipeline", "at least one step is required")
+	}
+	if len(c.Sinks) == 0 {
+		ps.add("sinks", "at least one sink is required")
+	}
+}
+
+// validTagValue reports whether the line-protocol encoder accepts s as a tag
+// value; surrounding spaces are refused too, being always a mistake.
+func validTagValue(s string) bool {
+	if strings.TrimSpace(s) != s {
+		return false
+	}
+	p := point.Point{Measurement: "m", Tags: []point.Tag{{Key: "site", Value: s}},
+		Fields: []point.Field{{Key: "f", Value: lineprotocol.BoolValue(true)}}}
+	_, err := point.AppendLine(nil, &p)
+	return err == nil
+}
+
+// checkNames reports duplicate step and sink names. Empty names are left to
+// the packages' own "must be set".
+func (c *Config) checkNames(ps *problems) {
+	steps := map[string]bool{}
+	for i, s := range c.Pipeline {
+		if s.Name != "" && steps[s.Name] {
+			ps.add(fmt.Sprintf("pipeline[%d].name", i), fmt.Sprintf("duplicate step name %q", s.Name))
+		}
+		steps[s.Name] = true
+	}
+	for i, s := range c.Sinks {
+		if s.Name != "" && slices.ContainsFunc(c.Sinks[:i], func(o forward.Config) bool { return o.Name == s.Name }) {
+			ps.add(fmt.Sprintf("sinks[%d].name", i), fmt.Sprintf("duplicate sink name %q", s.Name))
+		}
+	}
+}
+
+// checkRoutes checks that every pipeline[i].to[j] names a sink, once.
+func (c *Config) checkRoutes(ps *problems) {
+	var names []string
+	for _, s := range c.Sinks {
+		if s.Name != "" && !slices.Contains(names, s.Name) {
+			names = append(names, s.Name)
+		}
+	}
+	known := "no sinks are defined"
+	if len(names) > 0 {
+		known = "sinks: " + strings.Join(names, ", ")
+	}
+	for i, s := range c.Pipeline {
+		for j, to := range s.To {
+			path := fmt.Sprintf("pipeline[%d].to[%d]", i, j)
+			switch {
+			case !slices.Contains(names, to):
+				ps.add(path, fmt.Sprintf("unknown sink %q (%s)", to, known))
+			case slices.Contains(s.To[:j], to):
+				ps.add(path, fmt.Sprintf("duplicate sink %q", to))
+			}
+		}
+	}
+}

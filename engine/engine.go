@@ -1,0 +1,336 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/rivulet-edge/rivulet/point"
+	"github.com/rivulet-edge/rivulet/wal"
+)
+
+// Log is the part of the ingest log the engine reads. Read must fill e and
+// may reuse its slices; it returns *wal.CorruptionError for a damaged record.
+type Log interface {
+	Read(index uint64, e *wal.Entry) error
+	FirstIndex() uint64
+	LastIndex() uint64
+	TruncateFront(index uint64) error
+}
+
+// Outbox is the part of a sink's outbox the engine writes. Append requires
+// ingestIndex above HighWater.
+type Outbox interface {
+	Append(ingestIndex uint64, points []byte, sync bool) error
+	HighWater() uint64
+}
+
+// Checkpointer stores engine state atomically, keeping older checkpoints;
+// Floor is the index of the oldest one kept.
+type Checkpointer interface {
+	Save(index uint64, state []byte) error
+	Latest() (index uint64, state []byte, err error)
+	Floor() uint64
+}
+
+// Config is what the engine needs from the site config.
+type Config struct {
+	Site       string
+	Steps      []StepConfig
+	Checkpoint CheckpointConfig
+	// Sync makes outbox appends durable before a checkpoint can cover them
+	// (wal.durability: fsync).
+	Sync bool
+}
+
+// Engine runs the pipeline over the ingest log. Notify may be called from any
+// goroutine; everything else belongs to the goroutine that calls Run.
+type Engine struct {
+	cfg       Config
+	log       Log
+	outboxes  map[string]Outbox
+	ckpt      Checkpointer
+	logger    *slog.Logger
+	steps     []*step
+	next      uint64 // index of the next entry to apply
+	proc      int64  // processing time: highest ingest time applied
+	hwm       map[string]uint64
+	pending   map[string]*pendingOut
+	committed atomic.Uint64
+	wake      chan struct{}
+	entry     wal.Entry
+	enc       point.Encoder
+	line      []byte
+	stats     Stats
+}
+
+type pendingOut struct {
+	index uint64
+	lines []byte
+}
+
+// Stats are the engine's counters; read them with (*Engine).Stats.
+type Stats struct {
+	Entries, Points, Late, Results, Skipped, Corrupt, Checkpoints atomic.Uint64
+	Index                                                         atomic.Uint64
+}
+
+// New builds an engine. outboxes must hold one outbox per sink named in the
+// steps' To lists.
+func New(cfg Config, log Log, outboxes map[string]Outbox, ckpt Checkpointer, logger *slog.Logger) (*Engine, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, log: log, outboxes: outboxes, ckpt: ckpt, logger: logger,
+		hwm: map[string]uint64{}, pending: map[string]*pendingOut{}, wake: make(chan struct{}, 1)}
+	for _, sc := range cfg.Steps {
+		for _, to := range sc.To {
+			if outboxes[to] == nil {
+				return nil, fmt.Errorf("step %s: no outbox for sink %q", sc.Name, to)
+			}
+		}
+		e.steps = append(e.steps, newStep(sc))
+	}
+	for name, o := range outboxes {
+		e.hwm[name] = o.HighWater()
+	}
+	return e, nil
+}
+
+// Recover loads the newest checkpoint and positions the engine after it;
+// without one the engine starts at the front of the log. It returns the
+// index replay starts from.
+func (e *Engine) Recover() (uint64, error) {
+	idx, data, err := e.ckpt.Latest()
+	switch {
+	case errors.Is(err, wal.ErrNoCheckpoint):
+		e.next = max(e.log.FirstIndex(), 1)
+	case err != nil:
+		return 0, fmt.Errorf("load checkpoint: %w", err)
+	default:
+		if err := e.restore(data); err != nil {
+			return 0, fmt.Errorf("checkpoint %d: %w", idx, err)
+		}
+		e.next = idx + 1
+		if first := e.log.FirstIndex(); first > e.next {
+			e.logger.Warn("ingest log starts after the checkpoint; entries in between are gone",
+				"checkpoint", idx, "log_first", first)
+			e.next = first
+		}
+	}
+	e.committed.Store(e.log.LastIndex())
+	e.stats.Index.Store(e.next - 1)
+	return e.next, nil
+}
+
+// Notify tells the engine that entries up to last are durable in the log.
+func (e *Engine) Notify(last uint64) {
+	for {
+		cur := e.committed.Load()
+		if last <= cur || e.committed.CompareAndSwap(cur, last) {
+			break
+		}
+	}
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns the engine's live counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
+
+// Run applies entries as they become durable and checkpoints every
+// checkpoint interval. When ctx is done it applies what is durable, writes a
+// final checkpoint and returns.
+func (e *Engine) Run(ctx context.Context) error {
+	tick := time.NewTicker(e.cfg.Checkpoint.Interval)
+	defer tick.Stop()
+	for {
+		if err := e.catchUp(ctx); err != nil && ctx.Err() == nil {
+			e.logger.Error("engine stalled; retrying", "err", err)
+			if !sleepCtx(ctx, time.Second) {
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return e.shutdown()
+		case <-e.wake:
+		case <-tick.C:
+			if err := e.Checkpoint(); err != nil {
+				e.logger.Error("checkpoint failed", "err", err)
+			}
+		}
+	}
+}
+
+func (e *Engine) shutdown() error {
+	if err := e.catchUp(context.Background()); err != nil {
+		return err
+	}
+	return e.Checkpoint()
+}
+
+// catchUp applies every durable entry not yet applied, flushing results to
+// the outboxes every chunk so memory stays bounded during a long replay.
+func (e *Engine) catchUp(ctx context.Context) error {
+	const chunk = 256
+	for n := 0; e.next <= e.committed.Load(); n++ {
+		if err := e.applyIndex(e.next); err != nil {
+			return err
+		}
+		e.next++
+		e.stats.Index.Store(e.next - 1)
+		if n%chunk == chunk-1 {
+			if err := e.flush(); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return e.flush()
+}
+
+func (e *Engine) applyIndex(idx uint64) error {
+	err := e.log.Read(idx, &e.entry)
+	var ce *wal.CorruptionError
+	switch {
+	case errors.As(err, &ce):
+		e.stats.Corrupt.Add(1)
+		e.logger.Error("skipping damaged log record (quarantined)", "index", idx, "err", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("read log entry %d: %w", idx, err)
+	}
+	e.Apply(idx, &e.entry)
+	return nil
+}
+
+// Apply runs one log entry through the pipeline. It is exported for tests
+// that drive the engine without a log.
+func (e *Engine) Apply(idx uint64, ent *wal.Entry) {
+	e.stats.Entries.Add(1)
+	if ent.IngestTime > e.proc {
+		e.proc = ent.IngestTime
+	}
+	switch ent.Kind {
+	case wal.KindEpoch:
+		for _, s := range e.steps {
+			s.wm.Epoch(e.proc)
+		}
+	case wal.KindBatch:
+		e.applyPoints(ent)
+	}
+	for _, s := range e.steps {
+		s.fire(e.proc, e.cfg.Site, func(p *point.Point) { e.emit(idx, s, p) })
+	}
+}
+
+func (e *Engine) applyPoints(ent *wal.Entry) {
+	err := point.Parse(ent.Points, func(p *point.Point) error {
+		e.stats.Points.Add(1)
+		t := p.Time
+		if t == 0 {
+			t = ent.IngestTime
+		}
+		for _, s := range e.steps {
+			before := s.late
+			s.add(p, t, e.proc)
+			e.stats.Late.Add(s.late - before)
+		}
+		return nil
+	})
+	if err != nil {
+		// Ingest wrote these lines itself; a parse failure means damage that
+		// passed the checksum, which is reported, not fatal.
+		e.stats.Corrupt.Add(1)
+		e.logger.Error("undecodable points in log entry", "err", err)
+	}
+}
+
+// emit queues result p, produced by entry idx, for every sink of step s
+// whose outbox does not already hold the results of idx.
+func (e *Engine) emit(idx uint64, s *step, p *point.Point) {
+	var err error
+	e.line, err = e.enc.Append(e.line[:0], p)
+	if err != nil {
+		e.logger.Error("unencodable result", "step", s.name, "err", err)
+		return
+	}
+	e.stats.Results.Add(1)
+	for _, sink := range s.to {
+		if idx <= e.hwm[sink] {
+			e.stats.Skipped.Add(1)
+			continue
+		}
+		po := e.pending[sink]
+		if po == nil {
+			po = &pendingOut{}
+			e.pending[sink] = po
+		}
+		po.index = idx
+		po.lines = append(po.lines, e.line...)
+	}
+}
+
+// flush appends the queued results to the outboxes, one entry per sink
+// stamped with the highest producing index.
+func (e *Engine) flush() error {
+	names := make([]string, 0, len(e.pending))
+	for name, po := range e.pending {
+		if len(po.lines) > 0 {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		po := e.pending[name]
+		if err := e.outboxes[name].Append(po.index, po.lines, e.cfg.Sync); err != nil {
+			return fmt.Errorf("outbox %s: %w", name, err)
+		}
+		e.hwm[name] = po.index
+		po.lines = po.lines[:0]
+	}
+	return nil
+}
+
+// Checkpoint flushes results, saves the state at the last applied index and
+// truncates the ingest log below the oldest retained checkpoint.
+func (e *Engine) Checkpoint() error {
+	if err := e.flush(); err != nil {
+		return err
+	}
+	idx := e.next - 1
+	data, err := e.snapshot(idx)
+	if err != nil {
+		return err
+	}
+	if err := e.ckpt.Save(idx, data); err != nil {
+		return fmt.Errorf("save checkpoint %d: %w", idx, err)
+	}
+	e.stats.Checkpoints.Add(1)
+	if floor := e.ckpt.Floor(); floor > 0 {
+		if err := e.log.TruncateFront(floor + 1); err != nil {
+			return fmt.Errorf("truncate ingest log below %d: %w", floor+1, err)
+		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return true
+	case <-t.C:
+		return false
+	}
+}
