@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -33,6 +34,7 @@ type Config struct {
 	// it absolute.
 	DataDir        string                  `mapstructure:"data_dir"`
 	Log            LogConfig               `mapstructure:"log"`
+	HTTP           HTTPConfig              `mapstructure:"http"`
 	EmbeddedBroker ingest.BrokerConfig     `mapstructure:"embedded_broker"`
 	Sources        ingest.Config           `mapstructure:"sources"`
 	Batch          batcher.Config          `mapstructure:"batch"`
@@ -50,6 +52,24 @@ type LogConfig struct {
 	Format string `mapstructure:"format"`
 }
 
+// HTTPConfig is the `http` section: where /metrics and /healthz are served.
+type HTTPConfig struct {
+	// Listen is host:port; empty disables the server. Bind to loopback unless
+	// something else must scrape it.
+	Listen string `mapstructure:"listen"`
+}
+
+// Validate checks the section; messages start with the relative key path.
+func (c HTTPConfig) Validate() error {
+	if c.Listen == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen: must be host:port or empty, got %q", c.Listen)
+	}
+	return nil
+}
+
 var logLevels = map[string]slog.Level{
 	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
 }
@@ -59,6 +79,7 @@ var logLevels = map[string]slog.Level{
 func Default() Config {
 	return Config{
 		Log:            LogConfig{Level: "info", Format: "text"},
+		HTTP:           HTTPConfig{Listen: "127.0.0.1:9464"},
 		EmbeddedBroker: ingest.DefaultBroker(),
 		Batch:          batcher.DefaultConfig(),
 		WAL:            wal.DefaultConfig(),
@@ -99,6 +120,7 @@ func (c *Config) problems() problems {
 	var ps problems
 	c.checkTop(&ps)
 	ps.addErr("log", c.Log.Validate())
+	ps.addErr("http", c.HTTP.Validate())
 	ps.addErr("embedded_broker", c.EmbeddedBroker.Validate())
 	ps.addErr("sources", c.Sources.Validate())
 	ps.addErr("batch", c.Batch.Validate())

@@ -56,10 +56,21 @@ func (c StepConfig) Validate() error {
 	if len(c.Aggregates) == 0 {
 		errs = append(errs, errors.New("aggregates: at least one aggregate is required"))
 	}
+	seen := map[string]bool{}
 	for i, a := range c.Aggregates {
 		if !ops.KnownAggregate(a) {
 			errs = append(errs, fmt.Errorf("aggregates[%d]: unknown aggregate %q (known: %s)", i, a, ops.AggregateNames()))
+		} else if seen[a] {
+			errs = append(errs, fmt.Errorf("aggregates[%d]: %q is listed twice", i, a))
 		}
+		seen[a] = true
+	}
+	tags := map[string]bool{}
+	for i, g := range c.GroupBy {
+		if g == "" || tags[g] {
+			errs = append(errs, fmt.Errorf("group_by[%d]: tag names must be non-empty and distinct, got %q", i, g))
+		}
+		tags[g] = true
 	}
 	if len(c.To) == 0 {
 		errs = append(errs, errors.New("to: at least one sink is required"))

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -32,7 +33,7 @@ func ParseSize(s string) (Size, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 {
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, fmt.Errorf("invalid size %q (want e.g. 512KiB, 8MiB, 1GiB)", s)
 	}
 	v := f * float64(mul)

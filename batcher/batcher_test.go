@@ -1,0 +1,251 @@
+package batcher
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rivulet-edge/rivulet/ingest"
+	"github.com/rivulet-edge/rivulet/wal"
+)
+
+// fakeLog records appends and syncs; each sync is slow enough that messages
+// pile up behind it, as they do on a real disk.
+type fakeLog struct {
+	mu       sync.Mutex
+	entries  []wal.Entry
+	durable  int // entries covered by the last Sync
+	syncs    int
+	syncTime time.Duration
+	full     bool
+}
+
+func (l *fakeLog) Append(es ...*wal.Entry) (uint64, uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range es {
+		c := *e
+		c.Points = append([]byte(nil), e.Points...)
+		c.Fingerprints = append([]uint64(nil), e.Fingerprints...)
+		l.entries = append(l.entries, c)
+	}
+	n := uint64(len(l.entries))
+	return n - uint64(len(es)) + 1, n, nil
+}
+
+func (l *fakeLog) Sync() error {
+	time.Sleep(l.syncTime)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.syncs++
+	l.durable = len(l.entries)
+	return nil
+}
+
+func (l *fakeLog) Full() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.full }
+func (l *fakeLog) Read(i uint64, e *wal.Entry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i < 1 || i > uint64(len(l.entries)) {
+		return wal.ErrNotFound
+	}
+	*e = l.entries[i-1]
+	return nil
+}
+func (l *fakeLog) FirstIndex() uint64 { return min(1, uint64(len(l.entries))) }
+func (l *fakeLog) LastIndex() uint64  { l.mu.Lock(); defer l.mu.Unlock(); return uint64(len(l.entries)) }
+
+// durableHas reports whether the line is in an entry covered by a sync.
+func (l *fakeLog) durableHas(line string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.entries[:l.durable] {
+		if bytes.Contains(e.Points, []byte(line)) {
+			return true
+		}
+	}
+	return false
+}
+
+func testConfig() Config {
+	c := DefaultConfig()
+	c.Heartbeat = time.Hour
+	return c
+}
+
+func msg(i int, qos byte, onAck func(*ingest.Message)) *ingest.Message {
+	line := fmt.Sprintf("m,k=v f=%di %d\n", i, i+1)
+	m := &ingest.Message{Topic: "t", QoS: qos, MessageID: uint16(i), Points: []byte(line), N: 1,
+		Fingerprint: ingest.Fingerprint("t", []byte(line), uint16(i))}
+	if onAck != nil {
+		m.SetAck(func() { onAck(m) })
+	}
+	return m
+}
+
+// TestGroupCommit sends N messages from one source goroutine while syncs
+// take 2 ms: batches form by themselves, far fewer syncs than messages, no
+// message acked before a sync covered it, acks in arrival order.
+func TestGroupCommit(t *testing.T) {
+	log := &fakeLog{syncTime: 2 * time.Millisecond}
+	b := New(testConfig(), log, Options{Fsync: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- b.Run(ctx) }()
+
+	const n = 2000
+	var mu sync.Mutex
+	var acked []int
+	var bad []string
+	all := make(chan struct{})
+	for i := 0; i < n; i++ {
+		b.Handle(msg(i, 1, func(m *ingest.Message) {
+			line := string(m.Points[:len(m.Points)-1])
+			if !log.durableHas(line) {
+				mu.Lock()
+				bad = append(bad, line)
+				mu.Unlock()
+			}
+			mu.Lock()
+			acked = append(acked, int(m.MessageID))
+			if len(acked) == n {
+				close(all)
+			}
+			mu.Unlock()
+		}))
+	}
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+		t.Fatal("not every message was acked")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) > 0 {
+		t.Fatalf("%d messages acked before their sync, e.g. %q", len(bad), bad[0])
+	}
+	for i, id := range acked {
+		if id != i {
+			t.Fatalf("ack %d was message %d: acks out of arrival order", i, id)
+		}
+	}
+	if log.syncs > n/4 {
+		t.Fatalf("%d syncs for %d messages: no group commit", log.syncs, n)
+	}
+	t.Logf("%d messages in %d syncs", n, log.syncs)
+}
+
+func TestRedeliveryDedupe(t *testing.T) {
+	log := &fakeLog{}
+	b := New(testConfig(), log, Options{Fsync: true})
+	first := msg(1, 1, nil)
+	b.commit(context.Background(), first)
+
+	// After a restart, the tail of the log seeds the fingerprint set.
+	b = New(testConfig(), log, Options{Fsync: true})
+	var acks int
+	redelivered := msg(1, 1, func(*ingest.Message) { acks++ })
+	redelivered.Dup = true
+	sameValueNewID := msg(1, 1, func(*ingest.Message) { acks++ })
+	sameValueNewID.MessageID = 2
+	sameValueNewID.Fingerprint = ingest.Fingerprint("t", sameValueNewID.Points, 2)
+	sameValueNewID.Dup = true // a DUP whose original never reached the log
+	b.commit(context.Background(), redelivered)
+	b.commit(context.Background(), sameValueNewID)
+	if acks != 2 {
+		t.Fatalf("acks = %d, want 2", acks)
+	}
+	if got := b.Stats().Deduped.Load(); got != 1 {
+		t.Fatalf("deduped = %d, want 1", got)
+	}
+	if len(log.entries) != 2 {
+		t.Fatalf("log has %d entries, want 2 (the original and the new DUP)", len(log.entries))
+	}
+}
+
+func TestQoS0DropsWhenFull(t *testing.T) {
+	cfg := testConfig()
+	cfg.Queue = 2
+	b := New(cfg, &fakeLog{}, Options{})
+	for i := 0; i < 5; i++ {
+		b.Handle(msg(i, 0, nil))
+	}
+	if got := b.Stats().Dropped.Load(); got != 3 {
+		t.Fatalf("dropped = %d, want 3", got)
+	}
+}
+
+func TestQoS1BlocksWhenFull(t *testing.T) {
+	cfg := testConfig()
+	cfg.Queue = 1
+	b := New(cfg, &fakeLog{}, Options{})
+	b.Handle(msg(0, 1, nil))
+	returned := make(chan struct{})
+	go func() { b.Handle(msg(1, 1, nil)); close(returned) }()
+	select {
+	case <-returned:
+		t.Fatal("Handle returned although the queue was full")
+	case <-time.After(50 * time.Millisecond):
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go b.Run(ctx)
+	<-returned // the batcher made room
+	cancel()
+	if b.Stats().BlockedNanos.Load() == 0 {
+		t.Fatal("blocked time not counted")
+	}
+}
+
+func TestHeartbeatsAndEpochs(t *testing.T) {
+	cfg := testConfig()
+	cfg.Heartbeat = 10 * time.Millisecond
+	log := &fakeLog{}
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(5 * time.Millisecond); return now }
+	b := New(cfg, log, Options{Now: clock})
+	b.Connected("s", false) // a source is down: no heartbeats
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- b.Run(ctx) }()
+	waitKinds := func(kind wal.Kind, n int) {
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			log.mu.Lock()
+			c := 0
+			for _, e := range log.entries {
+				if e.Kind == kind {
+					c++
+				}
+			}
+			log.mu.Unlock()
+			if c >= n {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("fewer than %d entries of kind %v", n, kind)
+	}
+	waitKinds(wal.KindEpoch, 1) // the start
+	time.Sleep(50 * time.Millisecond)
+	if b.Stats().Heartbeats.Load() != 0 {
+		t.Fatal("heartbeats written while a source was down")
+	}
+	b.Connected("s", true)
+	waitKinds(wal.KindEpoch, 2) // the reconnect
+	waitKinds(wal.KindHeartbeat, 3)
+	cancel()
+	<-done
+	var last int64
+	for _, e := range log.entries {
+		if e.IngestTime <= last {
+			t.Fatalf("ingest time not increasing: %d after %d", e.IngestTime, last)
+		}
+		last = e.IngestTime
+	}
+}

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rivulet-edge/rivulet/batcher"
+	"github.com/rivulet-edge/rivulet/config"
+	"github.com/rivulet-edge/rivulet/engine"
+	"github.com/rivulet-edge/rivulet/forward"
+	"github.com/rivulet-edge/rivulet/ingest"
+	"github.com/rivulet-edge/rivulet/wal"
+)
+
+// agent holds the opened parts of one running site.
+type agent struct {
+	cfg        *config.Config
+	logger     *slog.Logger
+	lock       *os.File
+	log        *wal.Log
+	ckpt       *wal.Checkpoints
+	outboxes   map[string]*wal.Outbox
+	quarantine *ingest.Quarantine
+	broker     *ingest.Broker
+	engine     *engine.Engine
+	batcher    *batcher.Batcher
+	sources    []*ingest.MQTT
+	runners    []*forward.Runner
+	sinks      []forward.Sink
+}
+
+// Layout of data_dir.
+const (
+	dirLog        = "log"
+	dirCheckpoint = "checkpoints"
+	dirOutbox     = "outbox"
+	dirQuarantine = "quarantine"
+	dirDeadLetter = "deadletter"
+	lockFile      = "LOCK"
+)
+
+// openAgent opens the data directory, repairs and recovers the logs, and
+// builds every stage, sink first, without starting any.
+func openAgent(cfg *config.Config, logger *slog.Logger, stdout io.Writer) (a *agent, err error) {
+	a = &agent{cfg: cfg, logger: logger, outboxes: map[string]*wal.Outbox{}}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if err := a.openStorage(); err != nil {
+		return nil, err
+	}
+	if err := a.openSinks(stdout); err != nil {
+		return nil, err
+	}
+	if err := a.openEngine(); err != nil {
+		return nil, err
+	}
+	fsync := cfg.WAL.Durability == wal.DurabilityFsync
+	a.batcher = batcher.New(cfg.Batch, a.log, batcher.Options{Fsync: fsync, Logger: logger, Notify: a.engine.Notify})
+	if cfg.EmbeddedBroker.Enabled {
+		if a.broker, err = ingest.NewBroker(cfg.EmbeddedBroker, logger); err != nil {
+			return nil, fmt.Errorf("embedded broker: %w", err)
+		}
+	}
+	for _, sc := range cfg.Sources.MQTT {
+		src, err := ingest.NewMQTT(sc, a.batcher, a.quarantine, logger)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+		}
+		a.sources = append(a.sources, src)
+	}
+	return a, nil
+}
+
+func (a *agent) openStorage() error {
+	dir := a.cfg.DataDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	if err := a.lockDir(); err != nil {
+		return err
+	}
+	qdir := filepath.Join(dir, dirQuarantine)
+	var err error
+	if a.quarantine, err = ingest.OpenQuarantine(qdir, 64<<20, a.logger); err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	opts := wal.Options{SegmentSize: int64(a.cfg.WAL.SegmentSize), MaxSize: int64(a.cfg.WAL.MaxSize),
+		Quarantine: qdir, Logger: a.logger}
+	var rep wal.Repair
+	if a.log, rep, err = wal.Open(filepath.Join(dir, dirLog), opts); err != nil {
+		return fmt.Errorf("ingest log: %w", err)
+	}
+	if !rep.Empty() {
+		a.logger.Warn("ingest log repaired", "repair", rep.String())
+	}
+	if a.ckpt, err = wal.OpenCheckpoints(filepath.Join(dir, dirCheckpoint), qdir); err != nil {
+		return fmt.Errorf("checkpoints: %w", err)
+	}
+	return nil
+}
+
+// lockDir takes an exclusive lock on data_dir so two agents never share it.
+func (a *agent) lockDir() error {
+	f, err := os.OpenFile(filepath.Join(a.cfg.DataDir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("data_dir lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("data_dir %s is in use by another rivulet (lock %s): %w", a.cfg.DataDir, lockFile, err)
+	}
+	a.lock = f
+	return nil
+}
+
+func (a *agent) openSinks(stdout io.Writer) error {
+	qdir := filepath.Join(a.cfg.DataDir, dirQuarantine)
+	for _, sc := range a.cfg.Sinks {
+		box, rep, err := wal.OpenOutbox(filepath.Join(a.cfg.DataDir, dirOutbox, sc.Name),
+			wal.Options{SegmentSize: 1 << 20, Quarantine: qdir, Logger: a.logger})
+		if err != nil {
+			return fmt.Errorf("outbox %s: %w", sc.Name, err)
+		}
+		a.outboxes[sc.Name] = box
+		if !rep.Empty() {
+			a.logger.Warn("outbox repaired", "sink", sc.Name, "repair", rep.String())
+		}
+		var sink forward.Sink
+		if sc.Type == "stdout" {
+			sink = forward.NewStdout(stdout)
+		} else if sink, err = forward.New(sc, a.logger); err != nil {
+			return fmt.Errorf("sink %s: %w", sc.Name, err)
+		}
+		a.sinks = append(a.sinks, sink)
+		dl := filepath.Join(a.cfg.DataDir, dirDeadLetter, sc.Name+".lp")
+		a.runners = append(a.runners, forward.NewRunner(sc, box, sink, dl, a.logger.With("sink", sc.Name)))
+	}
+	return nil
+}
+
+func (a *agent) openEngine() error {
+	boxes := map[string]engine.Outbox{}
+	for name, b := range a.outboxes {
+		boxes[name] = b
+	}
+	ecfg := engine.Config{Site: a.cfg.Site, Steps: a.cfg.Pipeline, Checkpoint: a.cfg.Checkpoint,
+		Sync: a.cfg.WAL.Durability == wal.DurabilityFsync}
+	var err error
+	if a.engine, err = engine.New(ecfg, a.log, boxes, a.ckpt, a.logger); err != nil {
+		return err
+	}
+	from, err := a.engine.Recover()
+	if err != nil {
+		return err
+	}
+	a.logger.Info("recovered", "replay_from", from, "log_last", a.log.LastIndex())
+	return nil
+}
+
+// close releases everything opened; safe on a partly opened agent.
+func (a *agent) close() {
+	if a.broker != nil {
+		a.broker.Close()
+	}
+	for _, s := range a.sinks {
+		s.Close()
+	}
+	for _, b := range a.outboxes {
+		b.Close()
+	}
+	if a.log != nil {
+		a.log.Close()
+	}
+	if a.quarantine != nil {
+		a.quarantine.Close()
+	}
+	if a.lock != nil {
+		a.lock.Close()
+	}
+}
+
+// stage runs a set of long-lived parts and reports the first failure.
+type stage struct {
+	name   string
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	err    error
+}
+
+func startStage(name string, failed chan<- struct{}, fns ...func(context.Context) error) *stage {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &stage{name: name, cancel: cancel}
+	for _, fn := range fns {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := fn(ctx); err != nil {
+				s.mu.Lock()
+				s.err = errors.Join(s.err, err)
+				s.mu.Unlock()
+				select {
+				case failed <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	return s
+}
+
+// stop cancels the stage, waits for it and returns its errors.
+func (s *stage) stop() error {
+	s.cancel()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return fmt.Errorf("%s: %w", s.name, s.err)
+	}
+	return nil
+}
+
+// run starts the stages sink first and, when ctx is done or a stage fails,
+// stops them source first so that everything received is committed,
+// processed, checkpointed and, time permitting, delivered.
+func (a *agent) run(ctx context.Context) error {
+	failed := make(chan struct{}, 1)
+	if a.broker != nil {
+		if err := a.broker.Start(); err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		a.logger.Info("embedded broker listening", "addr", a.broker.Addr())
+	}
+	var web *stage
+	if a.cfg.HTTP.Listen != "" {
+		web = startStage("http", failed, func(ctx context.Context) error { return a.serveHTTP(ctx, a.cfg.HTTP.Listen, a.logger) })
+	}
+	var fwd []func(context.Context) error
+	for _, r := range a.runners {
+		fwd = append(fwd, r.Run)
+	}
+	forwarders := startStage("forward", failed, fwd...)
+	eng := startStage("engine", failed, a.engine.Run)
+	bat := startStage("batcher", failed, a.batcher.Run)
+	var srcFns []func(context.Context) error
+	for _, s := range a.sources {
+		srcFns = append(srcFns, s.Run)
+	}
+	sources := startStage("sources", failed, srcFns...)
+	a.logger.Info("rivulet running", "site", a.cfg.Site, "sources", len(a.sources), "steps", len(a.cfg.Pipeline), "sinks", len(a.cfg.Sinks))
+	select {
+	case <-ctx.Done():
+		a.logger.Info("shutting down")
+	case <-failed:
+		a.logger.Error("a stage failed; shutting down")
+	}
+	errs := []error{sources.stop(), bat.stop(), eng.stop()}
+	a.drainOutboxes(2 * time.Second)
+	errs = append(errs, forwarders.stop())
+	if web != nil {
+		errs = append(errs, web.stop())
+	}
+	return errors.Join(errs...)
+}
+
+// drainOutboxes gives the sinks up to d to deliver what the final engine
+// pass produced; whatever is left is delivered after the next start.
+func (a *agent) drainOutboxes(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		pending := 0
+		for _, b := range a.outboxes {
+			n, _ := b.Backlog()
+			pending += n
+		}
+		if pending == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
