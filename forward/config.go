@@ -68,9 +68,18 @@ func (c Config) Validate() error {
 		if c.TokenFile != "" && c.Username != "" {
 			add("token_file: set either token_file or username/password_file, not both")
 		}
+		if c.PasswordFile != "" && c.Username == "" {
+			add("password_file: needs username")
+		}
+		if c.Username != "" && err == nil && u.Path == "/api/v2/write" {
+			add("username: InfluxDB 2.x /api/v2/write takes a token; use token_file")
+		}
 	case "file":
 		if c.Path == "" {
 			add("path: must be set for a file sink")
+		}
+		if c.MaxSize <= 0 {
+			add("max_size: must be positive, got %s", c.MaxSize)
 		}
 		if c.MaxFiles < 1 {
 			add("max_files: must be at least 1, got %d", c.MaxFiles)

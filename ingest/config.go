@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Config is the `sources` section of a site config.
@@ -108,12 +109,19 @@ func (c MQTTConfig) Validate() error {
 		add("broker: must be a URL like tcp://host:1883, got %q", c.Broker)
 	} else if !validScheme(u.Scheme) {
 		add("broker: scheme must be tcp, ssl, ws, wss, mqtt or mqtts, got %q", u.Scheme)
+	} else if c.TLS != (TLSConfig{}) && !tlsSchemes[u.Scheme] {
+		add("tls: set, but broker scheme %q does not use TLS (use ssl, mqtts or wss)", u.Scheme)
 	}
 	if c.QoS < 0 || c.QoS > 2 {
 		add("qos: must be 0, 1 or 2, got %d", c.QoS)
 	}
-	if c.QoS > 0 && c.ClientID == "" {
-		add("client_id: must be set for qos %d (a persistent session needs a fixed client id)", c.QoS)
+	if c.ClientID == "" {
+		for i, t := range c.Topics {
+			if q := effectiveQoS(t.QoS, c.QoS); q > 0 {
+				add("client_id: must be set for qos %d (topics[%d]; a persistent session needs a fixed client id)", q, i)
+				break
+			}
+		}
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		add("tls: cert_file and key_file must be set together")
@@ -161,14 +169,21 @@ func (t TopicConfig) Validate() error {
 	default:
 		add("precision: must be ns, us, ms or s, got %q", t.Precision)
 	}
-	segs := len(strings.Split(t.Filter, "/"))
 	for k, v := range t.Tags {
-		if err := checkTemplate(v, segs); err != nil {
+		if !validKey(k) {
+			add("tags: invalid tag key %q", k)
+		}
+		if err := checkTemplate(v, t.Filter); err != nil {
 			add("tags.%s: %v", k, err)
 		}
 	}
-	if err := checkTemplate(t.Measurement, segs); err != nil {
+	if err := checkTemplate(t.Measurement, t.Filter); err != nil {
 		add("measurement: %v", err)
+	} else if err := checkLiteralMeasurement(t.Measurement); err != nil {
+		add("measurement: %v", err)
+	}
+	if t.Format == "value" && t.Field != "" && !validKey(t.Field) {
+		add("field: invalid field key %q", t.Field)
 	}
 	switch t.JSON.TimeFormat {
 	case "", "unix", "unix_ms", "unix_us", "unix_ns", "rfc3339":
@@ -196,24 +211,49 @@ func validFilter(f string) error {
 }
 
 // checkTemplate checks that every {N} in s is a valid segment index for a
-// filter of segs levels (a trailing '#' allows any index).
-func checkTemplate(s string, segs int) error {
-	for {
-		i := strings.IndexByte(s, '{')
-		if i < 0 {
-			return nil
-		}
-		j := strings.IndexByte(s[i:], '}')
-		if j < 0 {
-			return fmt.Errorf("unclosed '{' in %q", s)
-		}
-		var n int
-		if _, err := fmt.Sscanf(s[i+1:i+j], "%d", &n); err != nil || n < 0 {
-			return fmt.Errorf("%q: {N} needs a topic segment number", s)
-		}
-		_ = segs
-		s = s[i+j+1:]
+// topic matched by filter: below the number of its levels, unless the filter
+// ends in '#', which matches any number of further levels.
+func checkTemplate(s, filter string) error {
+	tm, err := parseTemplate(s)
+	if err != nil {
+		return err
 	}
+	levels := filterLevels(filter)
+	if len(levels) > 0 && levels[len(levels)-1] == "#" {
+		return nil
+	}
+	if tm.maxSeg >= len(levels) {
+		return fmt.Errorf("%q: segment {%d} is beyond the %d levels of filter %q (segments count from 0)",
+			s, tm.maxSeg, len(levels), filter)
+	}
+	return nil
+}
+
+// checkLiteralMeasurement rejects a measurement without {N} that the line
+// protocol could not carry; templated ones are checked per message.
+func checkLiteralMeasurement(m string) error {
+	if m == "" || strings.Contains(m, "{") {
+		return nil
+	}
+	if !validKey(m) || strings.HasPrefix(m, "#") {
+		return fmt.Errorf("invalid measurement %q", m)
+	}
+	return nil
+}
+
+// validKey reports whether s can be a line-protocol measurement, tag key,
+// tag value or field key: not empty, valid UTF-8, no control characters, no
+// trailing backslash.
+func validKey(s string) bool {
+	if s == "" || !utf8.ValidString(s) || s[len(s)-1] == '\\' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // prefix prepends p to the message of every error joined in err.

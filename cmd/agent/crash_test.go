@@ -71,6 +71,6 @@ func TestCrashRecovery(t *testing.T) {
 func waitSubscribed(t *testing.T, p *proc) {
 	t.Helper()
 	waitFor(t, 20*time.Second, "the agent to subscribe", func() bool {
-		return strings.Contains(p.output(), "subscribed")
+		return strings.Contains(p.output(), "connected to broker")
 	})
 }

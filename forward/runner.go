@@ -1,0 +1,289 @@
+package forward
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/rivulet-edge/rivulet/wal"
+)
+
+// maxBatchBytes caps the line protocol sent in one request, below the
+// default body limits of InfluxDB 1.x (25 MB) and 2.x.
+const maxBatchBytes = 4 << 20
+
+// logEvery is the least time between two failure log lines of one sink.
+const logEvery = 30 * time.Second
+
+// RunnerStats is a snapshot of one sink's delivery.
+type RunnerStats struct {
+	DeliveredPoints     uint64
+	DeliveredRequests   uint64
+	Retries             uint64 // failed attempts that will be retried
+	DeadLetteredPoints  uint64
+	DeadLetteredBatches uint64
+	LastError           string    // empty until the first failure
+	NextRetry           time.Time // zero unless waiting to retry
+	ConsecutiveFailures int       // reset by a delivery or a dead-lettering
+}
+
+// Runner delivers one sink's outbox in order: it reads a batch after the
+// cursor, writes it to the sink, and commits the cursor only when the sink
+// has it (at-least-once; upstream writes are idempotent). A retryable
+// failure repeats the same batch after a backoff, so nothing overtakes it; a
+// permanent one dead-letters the batch and moves on.
+type Runner struct {
+	cfg        Config
+	box        Outbox
+	sink       Sink
+	deadLetter string
+	logger     *slog.Logger
+
+	// Injected for tests.
+	sleep func(ctx context.Context, d time.Duration) error
+	rand  func() float64 // in [0, 1)
+	now   func() time.Time
+
+	buf                []byte
+	failLog, resumeLog logLimiter
+
+	mu    sync.Mutex
+	stats RunnerStats
+}
+
+// NewRunner returns a Runner for box and sink. deadLetter is the path of the
+// sink's dead-letter file; empty drops rejected batches (still counted and
+// logged). The Runner does not close sink.
+func NewRunner(cfg Config, box Outbox, sink Sink, deadLetter string, logger *slog.Logger) *Runner {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{
+		cfg:        cfg,
+		box:        box,
+		sink:       sink,
+		deadLetter: deadLetter,
+		logger:     logger.With("sink", cfg.Name),
+		sleep:      sleepCtx,
+		rand:       rand.Float64,
+		now:        time.Now,
+		failLog:    logLimiter{every: logEvery},
+		resumeLog:  logLimiter{every: logEvery},
+	}
+}
+
+// Stats returns a snapshot of the counters. It is safe to call from any
+// goroutine.
+func (r *Runner) Stats() RunnerStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+// Run delivers until ctx is done, then returns nil; a batch in flight is
+// either finished or abandoned with the cursor where it was. Failures of the
+// outbox are retried like failed deliveries; Run returns an error only when
+// the outbox is closed under it. Run must not be called twice at once.
+func (r *Runner) Run(ctx context.Context) error {
+	for attempt := 0; ctx.Err() == nil; {
+		// Wait before Next, so that an append between them is not missed.
+		wake := r.box.Wait()
+		entries, err := r.box.Next(r.cfg.BatchPoints, maxBatchBytes)
+		if err != nil {
+			if err := r.outboxFailed(ctx, attempt, fmt.Errorf("outbox next: %w", err)); err != nil {
+				return err
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		if len(entries) == 0 {
+			select {
+			case <-wake:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		r.buf = r.buf[:0]
+		for _, e := range entries {
+			r.buf = append(r.buf, e.Points...)
+		}
+		b := batch{lines: r.buf, first: entries[0].Seq, last: entries[len(entries)-1].Seq}
+		if err := r.deliver(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// batch is the concatenated lines of outbox entries first through last.
+type batch struct {
+	lines       []byte
+	first, last uint64
+}
+
+func (b batch) points() int { return bytes.Count(b.lines, []byte{'\n'}) }
+
+// deliver writes b until the sink takes it or rejects it for good, then
+// commits; it returns early, without committing, when ctx ends.
+func (r *Runner) deliver(ctx context.Context, b batch) error {
+	for attempt := 0; ; attempt++ {
+		err := r.write(ctx, b)
+		if err == nil {
+			return r.commit(ctx, b.last)
+		}
+		if ctx.Err() != nil || !r.pause(ctx, attempt, err) {
+			return nil
+		}
+	}
+}
+
+// commit moves the cursor past a delivered batch, retrying a failed
+// Commit (not the delivery) until it holds or ctx ends.
+func (r *Runner) commit(ctx context.Context, seq uint64) error {
+	for attempt := 0; ; attempt++ {
+		err := r.box.Commit(seq)
+		if err == nil {
+			return nil
+		}
+		err = r.outboxFailed(ctx, attempt, fmt.Errorf("outbox commit %d: %w", seq, err))
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// outboxFailed handles a failed Next or Commit: a closed outbox ends Run
+// (quietly if ctx is done: shutdown closed it first), anything else waits a
+// backoff. It returns nil to go on.
+func (r *Runner) outboxFailed(ctx context.Context, attempt int, err error) error {
+	if errors.Is(err, wal.ErrClosed) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("sink %s: %w", r.cfg.Name, err)
+	}
+	r.pause(ctx, attempt, err)
+	return nil
+}
+
+// pause records a failure and waits the backoff for retry attempt+1. It
+// returns false when ctx ended the wait.
+func (r *Runner) pause(ctx context.Context, attempt int, err error) bool {
+	d := r.backoff(attempt, err)
+	r.failed(err, d)
+	serr := r.sleep(ctx, d)
+	r.mu.Lock()
+	r.stats.NextRetry = time.Time{}
+	r.mu.Unlock()
+	return serr == nil
+}
+
+// write makes one attempt: it sends b, or dead-letters it after a permanent
+// rejection. A nil result means the cursor may move past b.
+func (r *Runner) write(ctx context.Context, b batch) error {
+	if len(b.lines) == 0 {
+		return nil
+	}
+	err := r.sink.Write(ctx, b.lines)
+	var perm *PermanentError
+	switch {
+	case err == nil:
+		r.delivered(b.points())
+		return nil
+	case errors.As(err, &perm):
+		if dlErr := r.reject(b, perm); dlErr != nil {
+			return fmt.Errorf("%w; dead-letter: %w", err, dlErr)
+		}
+		return nil
+	}
+	return err
+}
+
+// backoff returns the wait before retry number attempt+1: full jitter over
+// Initial·2^attempt capped at Max, and never less than the upstream's After.
+func (r *Runner) backoff(attempt int, err error) time.Duration {
+	b := r.cfg.Retry.Initial
+	for i := 0; i < attempt && b < r.cfg.Retry.Max; i++ {
+		if b > r.cfg.Retry.Max/2 {
+			b = r.cfg.Retry.Max
+			break
+		}
+		b *= 2
+	}
+	b = min(b, r.cfg.Retry.Max)
+	d := time.Duration(r.rand() * float64(b))
+	var re *RetryableError
+	if errors.As(err, &re) && re.After > d {
+		d = re.After
+	}
+	return d
+}
+
+func (r *Runner) delivered(points int) {
+	r.mu.Lock()
+	failures := r.stats.ConsecutiveFailures
+	r.stats.DeliveredPoints += uint64(points)
+	r.stats.DeliveredRequests++
+	r.stats.ConsecutiveFailures = 0
+	r.mu.Unlock()
+	if failures > 0 {
+		if ok, suppressed := r.resumeLog.allow(r.now()); ok {
+			r.logger.Info("delivery resumed", "after_failures", failures, "suppressed", suppressed)
+		}
+	}
+}
+
+func (r *Runner) failed(err error, d time.Duration) {
+	now := r.now()
+	r.mu.Lock()
+	r.stats.Retries++
+	r.stats.ConsecutiveFailures++
+	r.stats.LastError = err.Error()
+	r.stats.NextRetry = now.Add(d)
+	failures := r.stats.ConsecutiveFailures
+	r.mu.Unlock()
+	if ok, suppressed := r.failLog.allow(now); ok {
+		r.logger.Warn("delivery failed, will retry", "err", err, "retry_in", d,
+			"consecutive_failures", failures, "suppressed", suppressed)
+	}
+}
+
+// sleepCtx waits for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// logLimiter lets one log line through per period and counts the rest.
+type logLimiter struct {
+	every      time.Duration
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether to log at now, and how many lines it held back
+// since the last one it let through.
+func (l *logLimiter) allow(now time.Time) (bool, int) {
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.suppressed++
+		return false, 0
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return true, n
+}

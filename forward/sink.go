@@ -1,0 +1,74 @@
+package forward
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Sink delivers line protocol to one upstream. The Runner never calls Write
+// and Close concurrently, and calls nothing after Close.
+type Sink interface {
+	// Write delivers lines (newline-terminated line protocol, ns precision)
+	// upstream. It returns nil only once the upstream has them: accepted by
+	// the server, or synced to disk. Failures are *RetryableError or
+	// *PermanentError; any other error counts as retryable. Implementations
+	// must not retain lines.
+	Write(ctx context.Context, lines []byte) error
+	// Close releases connections and files. It is safe to call twice.
+	Close() error
+}
+
+// New builds the sink cfg describes. It reads token_file and password_file
+// here, so a missing secret fails at startup rather than at first delivery.
+func New(cfg Config, logger *slog.Logger) (Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sink %q: %w", cfg.Name, err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("sink", cfg.Name)
+	switch cfg.Type {
+	case "influx":
+		return newInflux(cfg, logger)
+	case "file":
+		return newFile(cfg)
+	default:
+		return NewStdout(os.Stdout), nil
+	}
+}
+
+// readSecret returns the trimmed content of a secret file. Errors name the
+// file, never its content.
+func readSecret(key, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s: %s is empty", key, path)
+	}
+	return s, nil
+}
+
+// stdoutSink writes lines to a writer, typically os.Stdout.
+type stdoutSink struct {
+	w io.Writer
+}
+
+// NewStdout returns a sink that writes lines to w. Close does not close w.
+func NewStdout(w io.Writer) Sink { return &stdoutSink{w: w} }
+
+func (s *stdoutSink) Write(_ context.Context, lines []byte) error {
+	if _, err := s.w.Write(lines); err != nil {
+		return &RetryableError{Err: fmt.Errorf("write stdout: %w", err)}
+	}
+	return nil
+}
+
+func (s *stdoutSink) Close() error { return nil }

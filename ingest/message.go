@@ -1,0 +1,82 @@
+package ingest
+
+import "sync/atomic"
+
+// Message is one payload received by a source, decoded.
+type Message struct {
+	Source    string
+	Topic     string
+	QoS       byte
+	Dup       bool // the broker may have sent this message before
+	Retained  bool // replayed from the broker's retained store on subscribe
+	MessageID uint16
+	// Fingerprint identifies a redelivery of this exact message: see
+	// Fingerprint. It is 0 for QoS 0, which is never redelivered.
+	Fingerprint uint64
+	// Points is the decoded line protocol; nil when the payload was
+	// quarantined (it must still be acked, in order).
+	Points []byte
+	N      int // number of points
+	Size   int // payload bytes
+
+	ack   func()
+	acked atomic.Bool
+}
+
+// Ack acknowledges the message to the broker; it is a no-op for QoS 0 and
+// for every call after the first. Acks must be given in arrival order and
+// only once the message is durable. An ack given after the connection that
+// delivered the message was lost is dropped by the client library: the
+// broker then redelivers the message (Dup set, same Fingerprint).
+func (m *Message) Ack() {
+	if m.ack != nil && m.acked.CompareAndSwap(false, true) {
+		m.ack()
+	}
+}
+
+// SetAck sets the function Ack calls, once. Sources set it before handing
+// the message over; tests use it to observe acks.
+func (m *Message) SetAck(ack func()) { m.ack = ack }
+
+// Handler receives the messages of a source.
+//
+// A source calls Handle and Connected from one goroutine, never
+// concurrently, in arrival order. Handle may block: that is the
+// backpressure (QoS 1 then backs up into the broker's inflight window). It
+// must return promptly once the handler is shutting down. The handler owns
+// m after the call; for QoS > 0 it must call m.Ack once the message is
+// durable, in arrival order.
+type Handler interface {
+	Handle(m *Message)
+	// Connected is called on every connect and reconnect (up) and when the
+	// connection is lost or the source stops (down).
+	Connected(source string, up bool)
+}
+
+// FNV-1a 64 parameters.
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
+// Fingerprint is the FNV-1a 64 hash of topic, a zero byte, payload and the
+// MQTT packet identifier (big-endian).
+//
+// The DESIGN names topic and payload; the packet id is included because
+// identical readings (same topic, same payload "21.5") are common, and a
+// redelivery must match only its own original, not an earlier equal
+// reading. A broker redelivers an unacknowledged message with its original
+// packet id, and does not reuse that id while the message is unacknowledged.
+func Fingerprint(topic string, payload []byte, packetID uint16) uint64 {
+	h := uint64(fnvOffset64)
+	for i := 0; i < len(topic); i++ {
+		h = (h ^ uint64(topic[i])) * fnvPrime64
+	}
+	h *= fnvPrime64 // the zero separator: h ^ 0 == h
+	for _, c := range payload {
+		h = (h ^ uint64(c)) * fnvPrime64
+	}
+	h = (h ^ uint64(packetID>>8)) * fnvPrime64
+	h = (h ^ uint64(packetID&0xff)) * fnvPrime64
+	return h
+}

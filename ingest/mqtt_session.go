@@ -1,0 +1,214 @@
+package ingest
+
+import (
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// session is the state of one Run: the queue between paho's callbacks and
+// the handler, and the goroutine that drains it.
+//
+// paho calls onMessage from one goroutine, in arrival order (OrderMatters);
+// onConnect and onLost each run on a goroutine of their own. All three only
+// put events on the queue; deliver, alone, calls the handler, so Handle and
+// Connected never run concurrently and keep their order.
+type session struct {
+	s       *MQTT
+	queue   chan event
+	closing chan struct{} // closed when Run stops passing messages on
+	done    chan struct{} // closed when deliver has returned
+	// unacked counts QoS > 0 messages handed over and not yet acked; idle
+	// gets a token whenever it drops to zero.
+	unacked   atomic.Int64
+	idle      chan struct{}
+	connected atomic.Bool
+	up        bool // last state reported to the handler; deliver only
+}
+
+// event is a message or, when m is nil, a change of connection state.
+type event struct {
+	m  *Message
+	up bool
+}
+
+func newSession(s *MQTT) *session {
+	return &session{s: s, queue: make(chan event, queueDepth), closing: make(chan struct{}),
+		done: make(chan struct{}), idle: make(chan struct{}, 1)}
+}
+
+// onMessage is paho's default publish handler: every message arrives here.
+func (ss *session) onMessage(_ paho.Client, pm paho.Message) {
+	select {
+	case <-ss.closing:
+		ss.s.stats.dropped.Add(1) // not acked: a QoS > 0 message stays with the broker
+		return
+	default:
+	}
+	if !ss.post(event{m: ss.s.message(ss, pm)}) {
+		ss.s.stats.dropped.Add(1)
+	}
+}
+
+// post queues ev unless the session is closing; it blocks while the queue
+// is full.
+func (ss *session) post(ev event) bool {
+	select {
+	case ss.queue <- ev:
+		return true
+	case <-ss.closing:
+		return false
+	}
+}
+
+// onConnect runs after every connect and reconnect: it subscribes, again,
+// then tells the handler.
+func (ss *session) onConnect(c paho.Client) {
+	s := ss.s
+	n := s.stats.connects.Add(1)
+	s.logger.Info("connected to broker", "broker", s.cfg.Broker, "reconnect", n > 1, "persistent_session", s.persistent)
+	ss.connected.Store(true)
+	ss.subscribe(c)
+	ss.post(event{up: true})
+}
+
+func (ss *session) subscribe(c paho.Client) {
+	s := ss.s
+	tok := c.SubscribeMultiple(s.filters, nil)
+	t := time.NewTimer(subscribeTimeout)
+	defer t.Stop()
+	select {
+	case <-tok.Done():
+	case <-t.C:
+		s.stats.subscribeErrors.Add(1)
+		s.logger.Error("subscribe timed out", "filters", len(s.filters))
+		return
+	case <-ss.closing:
+		return
+	}
+	if err := tok.Error(); err != nil {
+		s.stats.subscribeErrors.Add(1)
+		s.logger.Error("subscribe failed", "err", err)
+		return
+	}
+	st, _ := tok.(*paho.SubscribeToken)
+	if st == nil {
+		return
+	}
+	for filter, code := range st.Result() {
+		if code > 2 { // 0x80: the broker refused this filter
+			s.stats.subscribeErrors.Add(1)
+			s.logger.Error("broker refused subscription", "filter", filter, "code", code)
+		}
+	}
+}
+
+// onLost runs when the connection drops; paho then reconnects by itself.
+func (ss *session) onLost(_ paho.Client, err error) {
+	ss.s.stats.losses.Add(1)
+	ss.connected.Store(false)
+	ss.s.logger.Warn("connection to broker lost; reconnecting", "broker", ss.s.cfg.Broker, "err", err)
+	ss.post(event{up: false})
+}
+
+// deliver passes queued events to the handler until the session closes,
+// then passes on what was queued before and reports the source down.
+func (ss *session) deliver() {
+	defer close(ss.done)
+	for {
+		select {
+		case ev := <-ss.queue:
+			ss.dispatch(ev)
+		case <-ss.closing:
+			for {
+				select {
+				case ev := <-ss.queue:
+					ss.dispatch(ev)
+				default:
+					ss.report(false)
+					return
+				}
+			}
+		}
+	}
+}
+
+func (ss *session) dispatch(ev event) {
+	if ev.m == nil {
+		ss.report(ev.up)
+		return
+	}
+	if ev.m.QoS > 0 {
+		ss.unacked.Add(1)
+	}
+	ss.s.h.Handle(ev.m)
+}
+
+// report tells the handler about a change of connection state.
+func (ss *session) report(up bool) {
+	if up == ss.up && !up {
+		return // down twice, or down before ever up
+	}
+	ss.up = up
+	ss.s.h.Connected(ss.s.cfg.Name, up)
+}
+
+// acked is called by Message.Ack of this session's messages.
+func (ss *session) acked() {
+	if ss.unacked.Add(-1) == 0 {
+		select {
+		case ss.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// stop ends the run: no message is passed on any more, the handler gets
+// ackGrace to ack what it was handed (acks after the disconnect are lost and
+// the broker would redeliver), then the client disconnects.
+func (ss *session) stop(c paho.Client) {
+	close(ss.closing)
+	grace := time.NewTimer(ss.s.ackGrace)
+	defer grace.Stop()
+	expired := false
+	select {
+	case <-ss.done:
+	case <-grace.C:
+		expired = true
+		ss.s.logger.Warn("handler did not return in time; disconnecting")
+	}
+	for !expired && ss.unacked.Load() > 0 {
+		select {
+		case <-ss.idle:
+		case <-grace.C:
+			expired = true
+		}
+	}
+	if n := ss.unacked.Load(); n > 0 {
+		ss.s.logger.Warn("messages left unacked at stop; the broker will redeliver them", "unacked", n)
+	}
+	c.Disconnect(disconnectQuiesce)
+	ss.connected.Store(false)
+	ss.countLeftovers()
+}
+
+// countLeftovers counts as dropped the messages that reached the queue after
+// deliver drained it, racing with the close.
+func (ss *session) countLeftovers() {
+	select {
+	case <-ss.done:
+	default:
+		return // deliver is still in Handle; it drains the queue itself
+	}
+	for {
+		select {
+		case ev := <-ss.queue:
+			if ev.m != nil {
+				ss.s.stats.dropped.Add(1)
+			}
+		default:
+			return
+		}
+	}
+}

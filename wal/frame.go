@@ -1,0 +1,169 @@
+package wal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math/bits"
+)
+
+// Kind says what a record holds.
+type Kind uint8
+
+const (
+	// KindBatch is a micro-batch of points written by the batcher.
+	KindBatch Kind = 1
+	// KindHeartbeat carries only an ingest time, so that processing time
+	// moves while the stream is idle.
+	KindHeartbeat Kind = 2
+	// KindEpoch marks that a source (re)connected or the agent started.
+	KindEpoch Kind = 3
+	// KindResult is an outbox record: engine output for one sink. Its time
+	// field holds the ingest log index that produced it (see FORMAT.md).
+	KindResult Kind = 4
+)
+
+var kindNames = [...]string{KindBatch: "batch", KindHeartbeat: "heartbeat", KindEpoch: "epoch", KindResult: "result"}
+
+// String names the kind, or gives its number when it is unknown.
+func (k Kind) String() string {
+	if k.valid() {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+func (k Kind) valid() bool { return k >= KindBatch && k <= KindResult }
+
+// Entry is one record of a log. Readers may reuse an Entry: Read and
+// DecodeEntry overwrite every field and reuse the capacity of its slices.
+type Entry struct {
+	Kind Kind
+	// IngestTime is the batcher's clock (ns) when the entry was written: the
+	// engine's only notion of processing time. KindResult records keep their
+	// ingest index here.
+	IngestTime int64
+	// Fingerprints holds one hash per QoS>0 MQTT message in the batch, for
+	// redelivery dedupe.
+	Fingerprints []uint64
+	// Points is line protocol with ns timestamps, newline-terminated lines;
+	// it may be empty.
+	Points []byte
+}
+
+// formatV1 is the first byte of every record: 0xA in the high nibble marks a
+// rivulet record, the low nibble is the format version.
+const formatV1 byte = 0xA1
+
+const (
+	fixedLen     = 1 + 1 + 8 // version, kind, time
+	crcLen       = 4
+	minRecordLen = fixedLen + 1 + 1 + crcLen // two one-byte uvarints
+)
+
+// Errors DecodeEntry wraps; test them with errors.Is.
+var (
+	ErrVersion   = errors.New("wal: unknown record format version")
+	ErrKind      = errors.New("wal: unknown record kind")
+	ErrChecksum  = errors.New("wal: record checksum mismatch")
+	ErrMalformed = errors.New("wal: malformed record")
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// EncodeEntry appends the framed record of e to dst and returns the extended
+// slice. It does not check e.Kind; Append does.
+func EncodeEntry(dst []byte, e *Entry) []byte {
+	start := len(dst)
+	dst = append(dst, formatV1, byte(e.Kind))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(e.IngestTime))
+	dst = binary.AppendUvarint(dst, uint64(len(e.Fingerprints)))
+	for _, f := range e.Fingerprints {
+		dst = binary.BigEndian.AppendUint64(dst, f)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(e.Points)))
+	dst = append(dst, e.Points...)
+	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+// DecodeEntry parses one record into e, reusing e's slices; it does not
+// retain b. It checks the version byte first (a newer format may checksum
+// differently), then the CRC, then the kind and every length, and accepts
+// only the exact bytes EncodeEntry produces. On error e is unspecified.
+func DecodeEntry(b []byte, e *Entry) error {
+	if len(b) < minRecordLen {
+		return fmt.Errorf("%w: %d bytes, a record has at least %d", ErrMalformed, len(b), minRecordLen)
+	}
+	if b[0] != formatV1 {
+		return fmt.Errorf("%w 0x%02x (this build reads 0x%02x)", ErrVersion, b[0], formatV1)
+	}
+	body := b[:len(b)-crcLen]
+	stored := binary.BigEndian.Uint32(b[len(body):])
+	if sum := crc32.Checksum(body, castagnoli); sum != stored {
+		return fmt.Errorf("%w: computed %08x, stored %08x", ErrChecksum, sum, stored)
+	}
+	if k := Kind(body[1]); !k.valid() {
+		return fmt.Errorf("%w %d", ErrKind, uint8(k))
+	}
+	return decodeBody(body, e)
+}
+
+// decodeBody parses a checksummed body: version, kind, time, fingerprints,
+// points.
+func decodeBody(body []byte, e *Entry) error {
+	n, rest, err := uvarint(body[fixedLen:], "fingerprint count")
+	if err != nil {
+		return err
+	}
+	if n > uint64(len(rest))/8 {
+		return fmt.Errorf("%w: %d fingerprints do not fit in %d bytes", ErrMalformed, n, len(rest))
+	}
+	fps, rest := rest[:n*8], rest[n*8:]
+	plen, rest, err := uvarint(rest, "points length")
+	if err != nil {
+		return err
+	}
+	if plen != uint64(len(rest)) {
+		return fmt.Errorf("%w: points length %d, %d bytes left", ErrMalformed, plen, len(rest))
+	}
+	e.Kind = Kind(body[1])
+	e.IngestTime = int64(binary.BigEndian.Uint64(body[2:fixedLen]))
+	e.Fingerprints = e.Fingerprints[:0]
+	for i := 0; i < len(fps); i += 8 {
+		e.Fingerprints = append(e.Fingerprints, binary.BigEndian.Uint64(fps[i:]))
+	}
+	e.Points = append(e.Points[:0], rest...)
+	return nil
+}
+
+// uvarint reads a minimally encoded uvarint, so that every accepted record
+// re-encodes to the same bytes.
+func uvarint(b []byte, what string) (uint64, []byte, error) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, nil, fmt.Errorf("%w: bad %s varint", ErrMalformed, what)
+	}
+	if n != uvarintLen(v) {
+		return 0, nil, fmt.Errorf("%w: %s varint is not minimal", ErrMalformed, what)
+	}
+	return v, b[n:], nil
+}
+
+func uvarintLen(v uint64) int {
+	return max(1, (bits.Len64(v)+6)/7)
+}
+
+// frameLen is the size on disk of a record of n bytes inside a tidwall
+// segment: uvarint(n) then the record.
+func frameLen(n int) int64 {
+	return int64(uvarintLen(uint64(n)) + n)
+}
+
+// plausible says whether a complete frame that fails to decode may still be
+// a record damaged in place (kept and quarantined) rather than the start of
+// garbage (cut): it is long enough and its version byte is at most one bit
+// away from formatV1.
+func plausible(rec []byte) bool {
+	return len(rec) >= minRecordLen && bits.OnesCount8(rec[0]^formatV1) <= 1
+}

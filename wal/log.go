@@ -1,0 +1,300 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	tidwall "github.com/tidwall/wal"
+)
+
+// Sentinel errors of Log and Outbox.
+var (
+	ErrNotFound = errors.New("wal: index not in the log")
+	ErrClosed   = errors.New("wal: log closed")
+)
+
+// Options configure Open and OpenOutbox.
+type Options struct {
+	// SegmentSize is the size at which a segment file is closed and a new
+	// one started; 8MiB when 0.
+	SegmentSize int64
+	// MaxSize is the size Full reports against; 0 means no cap.
+	MaxSize int64
+	// Quarantine is the directory damaged records are copied to, created
+	// 0700 on demand; <dir>/quarantine when empty.
+	Quarantine string
+	// Logger receives repair and corruption reports; nil discards them.
+	Logger *slog.Logger
+}
+
+const defaultSegmentSize = 8 << 20
+
+func (o Options) withDefaults(dir string) Options {
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = defaultSegmentSize
+	}
+	o.SegmentSize = min(o.SegmentSize, math.MaxInt32)
+	if o.Quarantine == "" {
+		o.Quarantine = filepath.Join(dir, "quarantine")
+	}
+	o.Logger = discardIfNil(o.Logger)
+	return o
+}
+
+// Log is an append-only sequence of entries numbered from 1, stored in
+// segment files. All its methods may be called from any goroutine. Sync does
+// not take the lock Append and Read share, but tidwall holds its own lock
+// while it syncs.
+type Log struct {
+	dir   string
+	opts  Options
+	q     *quarantine
+	tw    *tidwall.Log
+	size  atomic.Int64
+	first atomic.Uint64 // tidwall's view: 1 and 0 for a log never written
+	last  atomic.Uint64
+
+	// mu serializes every call into tidwall but Sync: tidwall's Read
+	// mutates its segment cache under a read lock, so reads race each other.
+	mu     sync.Mutex
+	closed bool
+	batch  tidwall.Batch
+	buf    []byte
+	bad    map[uint64]location // damaged records seen since Open
+	broken []brokenSegment
+}
+
+type location struct {
+	segment string
+	offset  int64
+}
+
+// Open opens or creates the log in dir (0700; segment files 0600). It first
+// repairs the tail segment (see Repair and FORMAT.md), then loads it. Damage
+// is never an error: only I/O failures are. Open logs what it could not
+// quarantine; reporting the Repair is the caller's job.
+func Open(dir string, opts Options) (*Log, Repair, error) {
+	opts = opts.withDefaults(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, Repair{}, fmt.Errorf("wal: %w", err)
+	}
+	l := &Log{dir: dir, opts: opts, bad: map[uint64]location{}}
+	l.q = &quarantine{dir: opts.Quarantine, prefix: filepath.Base(dir), log: opts.Logger}
+	rep, bad, err := repairDir(dir, l.q)
+	if err != nil {
+		return nil, rep, fmt.Errorf("wal: repair %s: %w", dir, err)
+	}
+	for _, b := range bad {
+		l.bad[b.index] = location{b.segment, b.offset}
+	}
+	if err := l.openTidwall(); err != nil {
+		return nil, rep, err
+	}
+	return l, rep, nil
+}
+
+func (l *Log) openTidwall() error {
+	tw, err := tidwall.Open(l.dir, &tidwall.Options{
+		NoSync: true, SegmentSize: int(l.opts.SegmentSize), SegmentCacheSize: 2,
+		NoCopy: true, AllowEmpty: true, DirPerms: 0o700, FilePerms: 0o600,
+	})
+	if err != nil {
+		return fmt.Errorf("wal: open %s: %w", l.dir, err)
+	}
+	l.tw = tw
+	l.syncIndexes()
+	if err := l.resize(); err != nil {
+		return errors.Join(err, tw.Close())
+	}
+	return nil
+}
+
+// syncIndexes copies tidwall's indexes into the atomics readers use.
+func (l *Log) syncIndexes() {
+	first, _ := l.tw.FirstIndex()
+	last, _ := l.tw.LastIndex()
+	l.first.Store(first)
+	l.last.Store(last)
+}
+
+// resize recomputes Size from the segment files on disk.
+func (l *Log) resize() error {
+	segs, err := listSegments(l.dir)
+	if err != nil {
+		return fmt.Errorf("wal: size: %w", err)
+	}
+	var n int64
+	for _, s := range segs {
+		n += s.size
+	}
+	l.size.Store(n)
+	return nil
+}
+
+// FirstIndex is the index of the oldest entry, or 0 for a log never
+// written. A log that repair cut to nothing reports LastIndex()+1, the index
+// Append will use next, so that indexes never go back.
+func (l *Log) FirstIndex() uint64 {
+	if l.last.Load() == 0 {
+		return 0
+	}
+	return l.first.Load()
+}
+
+// LastIndex is the index of the newest entry, or 0 for a log never written.
+// The first index ever written is 1.
+func (l *Log) LastIndex() uint64 { return l.last.Load() }
+
+// Size is the number of bytes of all segment files.
+func (l *Log) Size() int64 { return l.size.Load() }
+
+// Full reports whether Size has reached Options.MaxSize. The log never
+// drops entries to make room: callers hold their sources instead.
+func (l *Log) Full() bool { return l.opts.MaxSize > 0 && l.Size() >= l.opts.MaxSize }
+
+// Quarantined counts the distinct damaged records found since Open, by the
+// repair scan or by Read.
+func (l *Log) Quarantined() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.bad)
+}
+
+// Append writes entries as one batch and returns the indexes of the first
+// and last; with no entries it returns 0, 0. It does not sync. Entries are
+// not retained. An entry of unknown kind fails the whole batch.
+func (l *Log) Append(entries ...*Entry) (first, last uint64, err error) {
+	if len(entries) == 0 {
+		return 0, 0, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, 0, ErrClosed
+	}
+	next := l.last.Load() + 1
+	added, err := l.fillBatch(next, entries)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := l.tw.WriteBatch(&l.batch); err != nil {
+		l.syncIndexes()
+		return 0, 0, fmt.Errorf("wal: append: %w", err)
+	}
+	l.size.Add(added)
+	last = next + uint64(len(entries)) - 1
+	l.last.Store(last)
+	return next, last, nil
+}
+
+// fillBatch encodes entries into l.batch and returns their size on disk.
+func (l *Log) fillBatch(next uint64, entries []*Entry) (int64, error) {
+	l.batch.Clear()
+	var added int64
+	for i, e := range entries {
+		if !e.Kind.valid() {
+			return 0, fmt.Errorf("wal: append entry %d: %w %d", i, ErrKind, uint8(e.Kind))
+		}
+		l.buf = EncodeEntry(l.buf[:0], e)
+		l.batch.Write(next+uint64(i), l.buf)
+		added += frameLen(len(l.buf))
+	}
+	return added, nil
+}
+
+// Sync makes every appended entry durable (fsync of the tail segment; full
+// segments were synced when the next one started).
+func (l *Log) Sync() error {
+	err := l.tw.Sync()
+	if errors.Is(err, tidwall.ErrClosed) {
+		return ErrClosed
+	}
+	if err != nil {
+		return fmt.Errorf("wal: sync: %w", err)
+	}
+	return nil
+}
+
+// Read fills e with the entry at index, reusing e's slices. It returns
+// ErrNotFound outside [FirstIndex, LastIndex] and *CorruptionError for a
+// damaged record, which it copies to quarantine the first time.
+func (l *Log) Read(index uint64, e *Entry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if index == 0 || index < l.first.Load() || index > l.last.Load() {
+		return ErrNotFound
+	}
+	if b := l.brokenAt(index); b != nil {
+		return l.brokenError(index, b)
+	}
+	data, err := l.readRaw(index)
+	switch {
+	case errors.Is(err, tidwall.ErrCorrupt):
+		return l.brokenError(index, l.breakSegment(index, err))
+	case err != nil:
+		return fmt.Errorf("wal: read %d: %w", index, err)
+	}
+	if err := DecodeEntry(data, e); err != nil {
+		return l.corrupt(index, data, err)
+	}
+	return nil
+}
+
+// readRaw reads one record from tidwall, turning the panic tidwall raises
+// for a segment shorter than its neighbours claim into ErrCorrupt.
+func (l *Log) readRaw(index uint64) (data []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			data, err = nil, fmt.Errorf("%w: %v", tidwall.ErrCorrupt, r)
+		}
+	}()
+	return l.tw.Read(index)
+}
+
+// TruncateFront drops the entries below index. It never drops the last
+// entry (index is clamped to LastIndex) and does nothing when index <=
+// FirstIndex. tidwall rewrites the rest of the segment holding index, so
+// call it sparingly (per checkpoint, not per entry).
+func (l *Log) TruncateFront(index uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	first, last := l.first.Load(), l.last.Load()
+	index = min(index, last)
+	if last < first || index <= first {
+		return nil
+	}
+	if err := l.tw.TruncateFront(index); err != nil {
+		return fmt.Errorf("wal: truncate front to %d: %w", index, err)
+	}
+	l.first.Store(index)
+	if err := syncDir(l.dir); err != nil {
+		return fmt.Errorf("wal: truncate front: %w", err)
+	}
+	return l.resize()
+}
+
+// Close syncs and closes the log. Calling it again returns nil.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	if err := l.tw.Close(); err != nil {
+		return fmt.Errorf("wal: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,285 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// testEntry is the deterministic content of entry i in these tests.
+func testEntry(i uint64) *Entry {
+	e := &Entry{Kind: KindBatch, IngestTime: int64(i) * 1_000_000}
+	for j := uint64(0); j < i%3; j++ {
+		e.Fingerprints = append(e.Fingerprints, i<<8|j)
+	}
+	e.Points = fmt.Appendf(nil, "m,host=h%d v=%di %d\n", i%5, i, i*1000)
+	return e
+}
+
+func sameEntry(a, b *Entry) bool {
+	return a.Kind == b.Kind && a.IngestTime == b.IngestTime &&
+		slices.Equal(a.Fingerprints, b.Fingerprints) && bytes.Equal(a.Points, b.Points)
+}
+
+func openLog(t *testing.T, dir string, opts Options) (*Log, Repair) {
+	t.Helper()
+	l, rep, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, rep
+}
+
+// appendRange appends testEntry(from..to), one Append each.
+func appendRange(t *testing.T, l *Log, from, to uint64) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		first, last, err := l.Append(testEntry(i))
+		if err != nil || first != i || last != i {
+			t.Fatalf("Append(%d) = %d, %d, %v", i, first, last, err)
+		}
+	}
+}
+
+// checkRange reads from..to and compares them with testEntry, skipping the
+// indexes in skip.
+func checkRange(t *testing.T, l *Log, from, to uint64, skip ...uint64) {
+	t.Helper()
+	var e Entry
+	for i := from; i <= to; i++ {
+		if slices.Contains(skip, i) {
+			continue
+		}
+		if err := l.Read(i, &e); err != nil {
+			t.Fatalf("Read(%d): %v", i, err)
+		}
+		if !sameEntry(&e, testEntry(i)) {
+			t.Fatalf("Read(%d) = %+v, want %+v", i, e, testEntry(i))
+		}
+	}
+}
+
+func diskSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	segs, err := listSegments(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, s := range segs {
+		n += s.size
+	}
+	return n
+}
+
+func TestLogFresh(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	l, rep := openLog(t, dir, Options{})
+	if !rep.Empty() || l.FirstIndex() != 0 || l.LastIndex() != 0 || l.Size() != 0 {
+		t.Fatalf("fresh log: repair %v, first %d, last %d, size %d", rep, l.FirstIndex(), l.LastIndex(), l.Size())
+	}
+	var e Entry
+	if err := l.Read(1, &e); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Read(1) on empty log = %v, want ErrNotFound", err)
+	}
+	first, last, err := l.Append(testEntry(1), testEntry(2), testEntry(3))
+	if err != nil || first != 1 || last != 3 {
+		t.Fatalf("Append = %d, %d, %v; want 1, 3", first, last, err)
+	}
+	checkRange(t, l, 1, 3)
+	for _, p := range []string{dir} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("dir mode %v, %v", fi.Mode(), err)
+		}
+	}
+	segs, _ := listSegments(dir)
+	if fi, err := os.Stat(segs[0].path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("segment mode %v, %v", fi.Mode(), err)
+	}
+}
+
+func TestLogAppendErrors(t *testing.T) {
+	l, _ := openLog(t, t.TempDir(), Options{})
+	appendRange(t, l, 1, 2)
+	if _, _, err := l.Append(testEntry(3), &Entry{Kind: 9}); !errors.Is(err, ErrKind) {
+		t.Fatalf("Append with kind 9 = %v, want ErrKind", err)
+	}
+	if l.LastIndex() != 2 {
+		t.Fatalf("a rejected batch wrote entries: last %d", l.LastIndex())
+	}
+	if f, la, err := l.Append(); f != 0 || la != 0 || err != nil {
+		t.Fatalf("Append() = %d, %d, %v", f, la, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close = %v", err)
+	}
+	var e Entry
+	for name, err := range map[string]error{
+		"Append": func() error { _, _, err := l.Append(testEntry(3)); return err }(),
+		"Read":   l.Read(1, &e),
+		"Sync":   l.Sync(),
+		"Trunc":  l.TruncateFront(2),
+	} {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
+		}
+	}
+}
+
+func TestLogSegmentsAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 256}
+	l, _ := openLog(t, dir, opts)
+	appendRange(t, l, 1, 60)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := listSegments(dir)
+	if len(segs) < 5 {
+		t.Fatalf("%d segments, want several with SegmentSize 256", len(segs))
+	}
+	if l.Size() != diskSize(t, dir) {
+		t.Fatalf("Size %d, files hold %d", l.Size(), diskSize(t, dir))
+	}
+	checkRange(t, l, 1, 60)
+	l.Close()
+	l, rep := openLog(t, dir, opts)
+	if !rep.Empty() || l.FirstIndex() != 1 || l.LastIndex() != 60 || l.Size() != diskSize(t, dir) {
+		t.Fatalf("reopen: %v first %d last %d size %d", rep, l.FirstIndex(), l.LastIndex(), l.Size())
+	}
+	checkRange(t, l, 1, 60)
+	appendRange(t, l, 61, 70)
+	checkRange(t, l, 1, 70)
+}
+
+func TestLogTruncateFront(t *testing.T) {
+	tests := []struct {
+		name      string
+		index     uint64
+		wantFirst uint64
+	}{
+		{"below first is a no-op", 0, 1},
+		{"first is a no-op", 1, 1},
+		{"middle", 23, 23},
+		{"segment boundary region", 41, 41},
+		{"last", 50, 50},
+		{"past last clamps", 1000, 50},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l, _ := openLog(t, dir, Options{SegmentSize: 256})
+			appendRange(t, l, 1, 50)
+			before := l.Size()
+			if err := l.TruncateFront(tt.index); err != nil {
+				t.Fatal(err)
+			}
+			if l.FirstIndex() != tt.wantFirst || l.LastIndex() != 50 {
+				t.Fatalf("first %d last %d, want %d, 50", l.FirstIndex(), l.LastIndex(), tt.wantFirst)
+			}
+			if l.Size() != diskSize(t, dir) || (tt.wantFirst > 1) != (l.Size() < before) {
+				t.Fatalf("Size %d (before %d), files hold %d", l.Size(), before, diskSize(t, dir))
+			}
+			var e Entry
+			if err := l.Read(tt.wantFirst-1, &e); tt.wantFirst > 1 && !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Read below first = %v", err)
+			}
+			checkRange(t, l, tt.wantFirst, 50)
+			l.Close()
+			l, _ = openLog(t, dir, Options{SegmentSize: 256})
+			if l.FirstIndex() != tt.wantFirst || l.LastIndex() != 50 {
+				t.Fatalf("after reopen first %d last %d", l.FirstIndex(), l.LastIndex())
+			}
+			appendRange(t, l, 51, 52)
+			checkRange(t, l, tt.wantFirst, 52)
+		})
+	}
+}
+
+func TestLogFull(t *testing.T) {
+	l, _ := openLog(t, t.TempDir(), Options{SegmentSize: 512, MaxSize: 1000})
+	for i := uint64(1); !l.Full(); i++ {
+		if i > 100 {
+			t.Fatal("never Full")
+		}
+		before := l.Size()
+		appendRange(t, l, i, i)
+		if l.Size() <= before {
+			t.Fatalf("Size did not grow: %d -> %d", before, l.Size())
+		}
+	}
+	if l.Size() < 1000 {
+		t.Fatalf("Full at %d bytes, cap 1000", l.Size())
+	}
+	if err := l.TruncateFront(l.LastIndex()); err != nil {
+		t.Fatal(err)
+	}
+	if l.Full() {
+		t.Fatalf("still Full after truncation: %d bytes", l.Size())
+	}
+	unbounded, _ := openLog(t, t.TempDir(), Options{})
+	appendRange(t, unbounded, 1, 10)
+	if unbounded.Full() {
+		t.Fatal("Full without MaxSize")
+	}
+}
+
+// TestLogConcurrent runs one writer and two readers; run it with -race.
+func TestLogConcurrent(t *testing.T) {
+	l, _ := openLog(t, t.TempDir(), Options{SegmentSize: 1024})
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Go(func() {
+		for i := uint64(1); i <= n; i++ {
+			if _, _, err := l.Append(testEntry(i)); err != nil {
+				errs <- err
+				return
+			}
+			if i%16 == 0 {
+				_ = l.Sync()
+			}
+		}
+	})
+	for r := 0; r < 2; r++ {
+		wg.Go(func() { errs <- follow(l, n) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// follow reads entries 1..n as they appear and checks them, rereading an
+// older one each time so that older segments are loaded too.
+func follow(l *Log, n uint64) error {
+	var e Entry
+	for next := uint64(1); next <= n; {
+		if next > l.LastIndex() {
+			_ = l.Full()
+			continue
+		}
+		for _, i := range []uint64{next, next/2 + 1} {
+			if err := l.Read(i, &e); err != nil {
+				return fmt.Errorf("Read(%d): %w", i, err)
+			}
+			if !sameEntry(&e, testEntry(i)) {
+				return fmt.Errorf("Read(%d) = %+v", i, e)
+			}
+		}
+		next++
+	}
+	return nil
+}

@@ -1,0 +1,358 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// ErrBelowHighWater is returned by Outbox.Append for an ingest index that is
+// not above the outbox's high-water mark: its result is already queued or
+// delivered.
+var ErrBelowHighWater = errors.New("wal: ingest index not above the outbox high-water mark")
+
+// OutEntry is one result queued for a sink.
+type OutEntry struct {
+	Seq         uint64 // index in the outbox log
+	IngestIndex uint64 // ingest log index that produced it
+	Points      []byte // newline-terminated line protocol; owned by the caller
+}
+
+// Outbox is one sink's durable queue: the engine appends results, the sink
+// reads them from a persisted cursor and commits what it delivered. Append,
+// HighWater, Wait and Backlog may be called from any goroutine while one
+// sink goroutine calls Next and Commit.
+type Outbox struct {
+	log        *Log
+	cursorPath string
+	segSize    int64
+
+	commitMu  sync.Mutex // serializes Commit and guards reclaimAt
+	reclaimAt int64      // Size at which delivered entries are next dropped
+
+	mu        sync.Mutex
+	closed    bool
+	cursor    uint64        // delivered through this seq
+	delivered uint64        // ingest index of the entry at cursor
+	high      uint64        // highest ingest index appended
+	notify    chan struct{} // closed and replaced on every Append
+}
+
+// OpenOutbox opens or creates the outbox in dir. Besides the log repair
+// (see Open) it reports a damaged cursor file (quarantined; delivery restarts
+// at the first entry still in the log) and a cursor past the last entry
+// (clamped).
+func OpenOutbox(dir string, opts Options) (*Outbox, Repair, error) {
+	l, rep, err := Open(dir, opts)
+	if err != nil {
+		return nil, rep, err
+	}
+	o := &Outbox{log: l, cursorPath: filepath.Join(dir, "cursor"), segSize: l.opts.SegmentSize,
+		notify: make(chan struct{})}
+	if err := o.load(&rep); err != nil {
+		return nil, rep, errors.Join(err, l.Close())
+	}
+	return o, rep, nil
+}
+
+// load restores cursor and high water from the cursor file and the log.
+func (o *Outbox) load(rep *Repair) error {
+	cursor, delivered, err := o.readCursor(rep)
+	if err != nil {
+		return err
+	}
+	if first := o.log.FirstIndex(); first > 0 {
+		cursor = max(cursor, first-1) // entries are dropped only once delivered
+	}
+	if last := o.log.LastIndex(); cursor > last {
+		rep.CursorClamped, rep.CursorFrom, rep.CursorTo = true, cursor, last
+		cursor = last
+	}
+	o.cursor, o.delivered = cursor, delivered
+	o.high = max(delivered, o.lastIngest())
+	if rep.CursorDamaged || rep.CursorClamped {
+		if err := o.writeCursor(cursor, delivered); err != nil {
+			return err
+		}
+	}
+	return o.reclaim(cursor)
+}
+
+// readCursor reads the cursor file; a missing one means nothing delivered,
+// a damaged one is quarantined and read as nothing delivered.
+func (o *Outbox) readCursor(rep *Repair) (cursor, delivered uint64, err error) {
+	b, err := os.ReadFile(o.cursorPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("wal: outbox cursor: %w", err)
+	}
+	if cursor, delivered, err = decodeCursor(b); err == nil {
+		return cursor, delivered, nil
+	}
+	rep.CursorDamaged = true
+	path, qerr := o.log.q.move(o.cursorPath)
+	o.log.opts.Logger.Error("wal: damaged outbox cursor", "path", o.cursorPath, "err", err,
+		"copy", path, "quarantine_err", qerr)
+	return 0, 0, nil
+}
+
+// lastIngest is the ingest index of the newest readable entry, 0 if none.
+func (o *Outbox) lastIngest() uint64 {
+	var e Entry
+	first := o.log.FirstIndex()
+	for i := o.log.LastIndex(); first > 0 && i >= first; i-- {
+		if o.log.Read(i, &e) == nil && e.Kind == KindResult {
+			return uint64(e.IngestTime)
+		}
+	}
+	return 0
+}
+
+// Append queues the result of the ingest entry ingestIndex, which must be
+// above HighWater; sync makes it durable before returning. points is not
+// retained.
+func (o *Outbox) Append(ingestIndex uint64, points []byte, sync bool) error {
+	if err := o.append(ingestIndex, points); err != nil {
+		return err
+	}
+	defer o.signal()
+	if sync {
+		return o.log.Sync()
+	}
+	return nil
+}
+
+func (o *Outbox) append(ingestIndex uint64, points []byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return ErrClosed
+	}
+	if ingestIndex <= o.high {
+		return fmt.Errorf("%w: ingest index %d, high water %d", ErrBelowHighWater, ingestIndex, o.high)
+	}
+	e := Entry{Kind: KindResult, IngestTime: int64(ingestIndex), Points: points}
+	if _, _, err := o.log.Append(&e); err != nil {
+		return err
+	}
+	o.high = ingestIndex
+	return nil
+}
+
+func (o *Outbox) signal() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.closed {
+		close(o.notify)
+		o.notify = make(chan struct{})
+	}
+}
+
+// Wait returns a channel that is closed when an entry is appended after the
+// call, or when the outbox closes. Call it before Next to miss no wakeup.
+func (o *Outbox) Wait() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.notify
+}
+
+// HighWater is the highest ingest index ever appended. It survives delivery
+// and restarts: the log keeps its last entry and the cursor file keeps the
+// ingest index of the last delivered one.
+func (o *Outbox) HighWater() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.high
+}
+
+// Cursor is the seq delivered through; 0 before the first Commit.
+func (o *Outbox) Cursor() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.cursor
+}
+
+// Backlog returns the number of entries after the cursor and the bytes on
+// disk the outbox holds (framing included; delivered entries count until
+// they are reclaimed), or 0, 0 when nothing is pending.
+func (o *Outbox) Backlog() (entries int, bytes int64) {
+	cursor, last := o.Cursor(), o.log.LastIndex()
+	if last <= cursor {
+		return 0, 0
+	}
+	return int(last - cursor), o.log.Size()
+}
+
+// Full reports whether the outbox has reached Options.MaxSize.
+func (o *Outbox) Full() bool { return o.log.Full() }
+
+// Sync makes every appended entry durable.
+func (o *Outbox) Sync() error { return o.log.Sync() }
+
+// Close closes the outbox and wakes every Wait channel. Calling it again
+// returns nil.
+func (o *Outbox) Close() error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return nil
+	}
+	o.closed = true
+	close(o.notify)
+	o.mu.Unlock()
+	return o.log.Close()
+}
+
+// Next returns the entries after the cursor, in order, without moving it:
+// as many as fit in maxPoints lines and maxBytes bytes of points (<= 0: no
+// limit), and at least one if any is pending. Damaged entries are skipped
+// (the log quarantines them). The Points are fresh memory.
+func (o *Outbox) Next(maxPoints, maxBytes int) ([]OutEntry, error) {
+	o.mu.Lock()
+	closed, cursor := o.closed, o.cursor
+	o.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	b := nextBatch{maxPoints: maxPoints, maxBytes: maxBytes}
+	var e Entry
+	last := o.log.LastIndex()
+	for seq := max(cursor+1, o.log.FirstIndex()); seq <= last; seq++ {
+		err := o.log.Read(seq, &e)
+		if err != nil && !skippable(err) {
+			return nil, err
+		}
+		if err == nil && e.Kind == KindResult && !b.add(seq, &e) {
+			break
+		}
+	}
+	return b.entries(), nil
+}
+
+// skippable errors leave an entry out of Next: a damaged record (reported
+// and quarantined by the log) or one truncated by a concurrent Commit.
+func skippable(err error) bool {
+	var ce *CorruptionError
+	return errors.As(err, &ce) || errors.Is(err, ErrNotFound)
+}
+
+// nextBatch gathers Next's entries into one fresh buffer.
+type nextBatch struct {
+	maxPoints, maxBytes int
+	out                 []OutEntry
+	ends                []int
+	buf                 []byte
+	points              int
+}
+
+// add appends e unless that would exceed a limit and the batch is not empty.
+func (b *nextBatch) add(seq uint64, e *Entry) bool {
+	n := bytes.Count(e.Points, []byte{'\n'})
+	over := (b.maxPoints > 0 && b.points+n > b.maxPoints) ||
+		(b.maxBytes > 0 && len(b.buf)+len(e.Points) > b.maxBytes)
+	if over && len(b.out) > 0 {
+		return false
+	}
+	b.buf = append(b.buf, e.Points...)
+	b.out = append(b.out, OutEntry{Seq: seq, IngestIndex: uint64(e.IngestTime)})
+	b.ends = append(b.ends, len(b.buf))
+	b.points += n
+	return true
+}
+
+func (b *nextBatch) entries() []OutEntry {
+	start := 0
+	for i, end := range b.ends {
+		b.out[i].Points = b.buf[start:end:end]
+		start = end
+	}
+	return b.out
+}
+
+// Commit records that everything through seq is delivered: it persists the
+// cursor atomically, then drops delivered entries from the front of the log
+// when that is cheap (everything delivered) or worth it (the log grew by
+// half a segment since the last time). A seq at or below the cursor is a
+// no-op; one past the last entry is an error.
+func (o *Outbox) Commit(seq uint64) error {
+	o.commitMu.Lock()
+	defer o.commitMu.Unlock()
+	o.mu.Lock()
+	closed, cursor, delivered := o.closed, o.cursor, o.delivered
+	o.mu.Unlock()
+	switch last := o.log.LastIndex(); {
+	case closed:
+		return ErrClosed
+	case seq <= cursor:
+		return nil
+	case seq > last:
+		return fmt.Errorf("wal: commit %d: past the last entry %d", seq, last)
+	}
+	var e Entry
+	if o.log.Read(seq, &e) == nil {
+		delivered = max(delivered, uint64(e.IngestTime))
+	}
+	if err := o.writeCursor(seq, delivered); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.cursor, o.delivered = seq, delivered
+	o.mu.Unlock()
+	return o.reclaim(seq)
+}
+
+// reclaim drops the entries through cursor when the policy in Commit says so.
+func (o *Outbox) reclaim(cursor uint64) error {
+	if cursor < o.log.LastIndex() && o.log.Size() < o.reclaimAt {
+		return nil
+	}
+	if err := o.log.TruncateFront(cursor + 1); err != nil {
+		return fmt.Errorf("wal: cursor saved, but reclaiming delivered entries failed: %w", err)
+	}
+	o.reclaimAt = o.log.Size() + o.segSize/2
+	return nil
+}
+
+// The cursor file: magic "RVOC", version 1, cursor and delivered ingest
+// index (8 bytes each, big endian), CRC-32C of the 21 bytes before it.
+const (
+	cursorMagic   = "RVOC"
+	cursorVersion = 1
+	cursorLen     = 4 + 1 + 8 + 8 + 4
+)
+
+func (o *Outbox) writeCursor(cursor, delivered uint64) error {
+	if err := WriteFileAtomic(o.cursorPath, encodeCursor(cursor, delivered), 0o600); err != nil {
+		return fmt.Errorf("wal: save outbox cursor %d: %w", cursor, err)
+	}
+	return nil
+}
+
+func encodeCursor(cursor, delivered uint64) []byte {
+	b := append([]byte(cursorMagic), cursorVersion)
+	b = binary.BigEndian.AppendUint64(b, cursor)
+	b = binary.BigEndian.AppendUint64(b, delivered)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func decodeCursor(b []byte) (cursor, delivered uint64, err error) {
+	switch {
+	case len(b) != cursorLen:
+		return 0, 0, fmt.Errorf("%w: cursor file has %d bytes, want %d", ErrMalformed, len(b), cursorLen)
+	case string(b[:4]) != cursorMagic:
+		return 0, 0, fmt.Errorf("%w: cursor file magic %q", ErrMalformed, b[:4])
+	case b[4] != cursorVersion:
+		return 0, 0, fmt.Errorf("%w: cursor file version %d", ErrVersion, b[4])
+	case crc32.Checksum(b[:cursorLen-4], castagnoli) != binary.BigEndian.Uint32(b[cursorLen-4:]):
+		return 0, 0, fmt.Errorf("%w: cursor file", ErrChecksum)
+	}
+	return binary.BigEndian.Uint64(b[5:]), binary.BigEndian.Uint64(b[13:]), nil
+}
