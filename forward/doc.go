@@ -18,6 +18,10 @@
 //     and the cursor moves on.
 //   - any other error is treated as retryable.
 //
+// A failing outbox (Next or Commit) is retried with the same backoff; a
+// failed Commit is retried on its own, without sending the batch again.
+// Only an outbox closed under a running Runner ends Run with an error.
+//
 // Sinks stay small: batching, retry, dead-lettering, counting and
 // rate-limited logging belong to the Runner. Secrets (token_file,
 // password_file) are read once by New and never logged.

@@ -168,6 +168,10 @@ func (s *influxSink) compress(lines []byte) ([]byte, error) {
 	return s.zbuf.Bytes(), nil
 }
 
+// configRetry is how long a sink waits after an answer that says its
+// configuration is wrong (401, 403, 404).
+const configRetry = time.Minute
+
 // classify turns a response into nil, a *RetryableError or a
 // *PermanentError. It reads a bounded part of the body and drains a little
 // more so that the connection can be reused.
@@ -178,6 +182,14 @@ func (s *influxSink) classify(resp *http.Response) error {
 	switch {
 	case code >= 200 && code < 300:
 		return nil
+	case code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound:
+		// Wrong credentials or a missing database are the site's config, not
+		// the batch: keep the data in the outbox and retry slowly until
+		// someone fixes it, instead of dead-lettering every result.
+		return &RetryableError{
+			Err:   fmt.Errorf("post %s: %s: %s (check the sink's url, database and credentials)", s.redacted, resp.Status, errorMessage(msg)),
+			After: max(configRetry, parseRetryAfter(resp.Header.Get("Retry-After"), s.now())),
+		}
 	case code >= 400 && code < 500 && code != http.StatusTooManyRequests:
 		return &PermanentError{Err: errors.New(errorMessage(msg)), Status: code}
 	default:

@@ -150,7 +150,9 @@ func TestInfluxClassify(t *testing.T) {
 			"unable to parse 'bad': invalid field format"},
 		{"400 2.x", 400, nil, `{"code":"invalid","message":"partial write: field type conflict"}`, false, 0, 400,
 			"partial write: field type conflict"},
-		{"404", 404, nil, `{"error":"database not found: \"x\""}`, false, 0, 404, `database not found: "x"`},
+		{"404 is config: retried slowly", 404, nil, `{"error":"database not found: \"x\""}`, true, configRetry, 0, `database not found: "x"`},
+		{"401 is config: retried slowly", 401, nil, `{"error":"authorization failed"}`, true, configRetry, 0, `authorization failed`},
+		{"403 with a longer Retry-After", 403, map[string]string{"Retry-After": "120"}, `forbidden`, true, 2 * time.Minute, 0, `forbidden`},
 		{"413 plain", 413, nil, "  too large \n", false, 0, 413, "too large"},
 		{"long body truncated", 400, nil, long, false, 0, 400, long[:maxErrorBody]},
 	}
@@ -255,11 +257,14 @@ func TestInfluxSecretsNotLogged(t *testing.T) {
 		func(c *Config) { c.Username, c.PasswordFile = "edge", writeFile(t, "pw", password) },
 	} {
 		srv := newInfluxServer(t, func(n int, _ string, w http.ResponseWriter) {
-			if n == 0 {
+			switch n {
+			case 0:
 				w.WriteHeader(http.StatusServiceUnavailable)
-				return
+			case 1:
+				http.Error(w, `{"error":"authorization failed"}`, http.StatusUnauthorized)
+			default:
+				http.Error(w, `{"error":"unable to parse"}`, http.StatusBadRequest)
 			}
-			http.Error(w, `{"error":"authorization failed"}`, http.StatusUnauthorized)
 		})
 		cfg := testConfig(srv.URL + "/write?db=edge")
 		set(&cfg)

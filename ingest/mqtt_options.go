@@ -26,6 +26,10 @@ const (
 	// ack what it was handed before disconnecting: acks sent after the
 	// disconnect are lost, and the broker would redeliver those messages.
 	defaultAckGrace = 2 * time.Second
+	// flushFilter is unsubscribed before a disconnect (see session.flush);
+	// flushTimeout bounds the wait for the broker's reply.
+	flushFilter  = "rivulet/flush"
+	flushTimeout = time.Second
 )
 
 // tlsSchemes are the broker URL schemes paho connects to over TLS.

@@ -188,9 +188,27 @@ func (ss *session) stop(c paho.Client) {
 	if n := ss.unacked.Load(); n > 0 {
 		ss.s.logger.Warn("messages left unacked at stop; the broker will redeliver them", "unacked", n)
 	}
+	ss.flush(c)
 	c.Disconnect(disconnectQuiesce)
 	ss.connected.Store(false)
 	ss.countLeftovers()
+}
+
+// flush makes sure the broker has processed the acks sent so far before the
+// disconnect. A broker that sees a new connection with our client id (a
+// quick restart) takes the session over and may drop the old connection
+// without reading what is left in its socket: acks included, so acked
+// messages would come back. Packets of one connection are processed in
+// order, so the reply to an UNSUBSCRIBE, sent after the acks, proves them
+// read. The filter was never subscribed; unsubscribing it changes nothing.
+func (ss *session) flush(c paho.Client) {
+	if !ss.s.persistent || !c.IsConnectionOpen() {
+		return
+	}
+	tok := c.Unsubscribe(flushFilter)
+	if !tok.WaitTimeout(flushTimeout) || tok.Error() != nil {
+		ss.s.logger.Debug("flush before disconnect did not complete", "err", tok.Error())
+	}
 }
 
 // countLeftovers counts as dropped the messages that reached the queue after

@@ -144,7 +144,7 @@ func (a *agent) openSinks(stdout io.Writer) error {
 		}
 		a.sinks = append(a.sinks, sink)
 		dl := filepath.Join(a.cfg.DataDir, dirDeadLetter, sc.Name+".lp")
-		a.runners = append(a.runners, forward.NewRunner(sc, box, sink, dl, a.logger.With("sink", sc.Name)))
+		a.runners = append(a.runners, forward.NewRunner(sc, box, sink, dl, a.logger))
 	}
 	return nil
 }

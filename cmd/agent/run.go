@@ -52,7 +52,14 @@ func loadRunConfig(path string, demo bool) (*config.Config, error) {
 	case demo && path != "":
 		return nil, fmt.Errorf("rivulet run: give --config or --demo, not both")
 	case demo:
-		return config.LoadBytes(demoConfig, "yaml", os.Environ())
+		cfg, err := config.LoadBytes(demoConfig, "yaml", os.Environ())
+		if err != nil {
+			return nil, err
+		}
+		// The demo's source is its own embedded broker, wherever that listens
+		// (RIVULET_EMBEDDED_BROKER_LISTEN moves it).
+		cfg.Sources.MQTT[0].Broker = "tcp://" + cfg.EmbeddedBroker.Listen
+		return cfg, nil
 	case path == "":
 		return nil, fmt.Errorf("rivulet run: --config FILE is required (or --demo)")
 	}
