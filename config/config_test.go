@@ -243,7 +243,7 @@ func TestValidation(t *testing.T) {
 			env:  []string{"RIVULET_WAL_SEGMENT_SIZE=huge"},
 			// segment_size keeps its default, which the file's max_size is
 			// then checked against.
-			want: []string{"wal.max_size: must be at least twice segment_size (8MiB), got 1MiB",
+			want: []string{"wal.max_size: must be at least twice segment_size (1MiB), got 1MiB",
 				`wal.segment_size: invalid size "huge" (want e.g. 512KiB, 8MiB, 1GiB) (from RIVULET_WAL_SEGMENT_SIZE)`},
 		},
 		{

@@ -145,7 +145,7 @@ func brokers(t *testing.T, test func(t *testing.T, url string, inOrder bool)) {
 		test(t, ingesttest.Embedded(t), false)
 	})
 	t.Run("mosquitto", func(t *testing.T) {
-		test(t, ingesttest.Mosquitto(t, "log_type all"), true)
+		test(t, ingesttest.Mosquitto(t, "log_type all"), true) // verbose: printed only on failure
 	})
 }
 

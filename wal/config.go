@@ -20,9 +20,11 @@ type Config struct {
 	MaxSize     Size   `mapstructure:"max_size"`
 }
 
-// DefaultConfig returns the defaults documented in the README.
+// DefaultConfig returns the defaults documented in the README. The segment
+// size is small because tidwall/wal keeps the segment being written (and one
+// cached segment) in memory: RAM use grows with about three times its size.
 func DefaultConfig() Config {
-	return Config{Durability: DurabilityFsync, SegmentSize: 8 << 20, MaxSize: 1 << 30}
+	return Config{Durability: DurabilityFsync, SegmentSize: 1 << 20, MaxSize: 1 << 30}
 }
 
 // Validate checks the section without touching the disk. Each error message

@@ -101,7 +101,7 @@ func Open(dir string, opts Options) (*Log, Repair, error) {
 
 func (l *Log) openTidwall() error {
 	tw, err := tidwall.Open(l.dir, &tidwall.Options{
-		NoSync: true, SegmentSize: int(l.opts.SegmentSize), SegmentCacheSize: 2,
+		NoSync: true, SegmentSize: int(l.opts.SegmentSize), SegmentCacheSize: 1,
 		NoCopy: true, AllowEmpty: true, DirPerms: 0o700, FilePerms: 0o600,
 	})
 	if err != nil {

@@ -133,7 +133,7 @@ func TestEndToEnd(t *testing.T) {
 				embedded = freeAddr(t)
 				broker = "tcp://" + embedded
 			} else {
-				broker = ingesttest.Mosquitto(t)
+				broker = ingesttest.Mosquitto(t, "max_queued_messages 0", "max_inflight_messages 100")
 			}
 			cfg := siteConfig(t, dir, broker, embedded, "")
 			agent := startAgent(t, cfg)

@@ -20,7 +20,7 @@ func TestInfluxForwarding(t *testing.T) {
 	influx := influxtest.Start(t)
 	influxtest.Query(t, influx, "", "CREATE DATABASE edge")
 	dir := t.TempDir()
-	broker := ingesttest.Mosquitto(t)
+	broker := ingesttest.Mosquitto(t, "max_queued_messages 0", "max_inflight_messages 100")
 	cloud := fmt.Sprintf(`  - name: cloud
     type: influx
     url: %s/write?db=edge
