@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"net"
 	"strings"
 	"testing"
 
@@ -10,17 +9,6 @@ import (
 	"github.com/rivulet-edge/rivulet/ingest"
 	"github.com/rivulet-edge/rivulet/ingest/ingesttest"
 )
-
-// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // startBroker starts an embedded broker on addr, closed by t.Cleanup.
 func startBroker(t *testing.T, addr string) *ingest.Broker {

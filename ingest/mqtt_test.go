@@ -270,7 +270,7 @@ func TestMQTTRedeliversUnacked(t *testing.T) {
 }
 
 func TestMQTTReconnectsAndResubscribes(t *testing.T) {
-	addr := freeAddr(t)
+	addr := ingesttest.FreeAddr(t)
 	b1 := startBroker(t, addr)
 	url := "tcp://" + addr
 	rec := &recorder{ack: true}
@@ -297,7 +297,7 @@ func TestMQTTReconnectsAndResubscribes(t *testing.T) {
 }
 
 func TestMQTTRetriesFirstConnect(t *testing.T) {
-	addr := freeAddr(t)
+	addr := ingesttest.FreeAddr(t)
 	failed := make(chan struct{}, 1)
 	logger := slog.New(&signalHandler{Handler: ingesttest.Logger(t).Handler(), msg: "cannot connect to broker; retrying", c: failed})
 	rec := &recorder{ack: true}
@@ -339,7 +339,7 @@ func (h *signalHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func TestMQTTStopsWhileUnreachable(t *testing.T) {
 	rec := &recorder{}
-	src := newSource(t, sourceConfig(t, "tcp://"+freeAddr(t)), rec, nil)
+	src := newSource(t, sourceConfig(t, "tcp://"+ingesttest.FreeAddr(t)), rec, nil)
 	stop := runSource(t, src)
 	stop() // must return promptly although never connected
 	if len(rec.connections()) != 0 || src.Stats().Connects != 0 {

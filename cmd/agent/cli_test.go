@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rivulet-edge/rivulet/ingest/ingesttest"
 )
 
 func TestCLI(t *testing.T) {
@@ -72,7 +74,7 @@ func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(binary, "run", "--demo")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "RIVULET_EMBEDDED_BROKER_LISTEN="+freeAddr(t), "RIVULET_HTTP_LISTEN=")
+	cmd.Env = append(os.Environ(), "RIVULET_EMBEDDED_BROKER_LISTEN="+ingesttest.FreeAddr(t), "RIVULET_HTTP_LISTEN=")
 	p := &proc{cmd: cmd, done: make(chan struct{})}
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &lockedWriter{p: p, buf: &stdout}, p

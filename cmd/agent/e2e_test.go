@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,16 +110,6 @@ func publish(ctx context.Context, broker, clientID string, rs []reading, pace ti
 	return nil
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestEndToEnd publishes timestamped readings, some out of order, through a
 // real broker and compares the file sink with independently computed
 // aggregates.
@@ -130,7 +119,7 @@ func TestEndToEnd(t *testing.T) {
 			dir := t.TempDir()
 			var broker, embedded string
 			if kind == "embedded" {
-				embedded = freeAddr(t)
+				embedded = ingesttest.FreeAddr(t)
 				broker = "tcp://" + embedded
 			} else {
 				broker = ingesttest.Mosquitto(t, "max_queued_messages 0", "max_inflight_messages 100")

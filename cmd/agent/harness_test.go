@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rivulet-edge/rivulet/ingest/ingesttest"
 	"github.com/rivulet-edge/rivulet/point"
 )
 
@@ -100,16 +101,7 @@ func (p *proc) stop(t *testing.T) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+var waitFor = ingesttest.WaitFor
 
 // reading is one published sensor value.
 type reading struct {

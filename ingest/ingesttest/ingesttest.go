@@ -62,7 +62,7 @@ func Mosquitto(t testing.TB, extraConf ...string) string {
 	for attempt := 0; attempt < 3; attempt++ {
 		// The port is free when chosen; another process may take it before
 		// mosquitto binds, hence the retries.
-		addr := freeAddr(t)
+		addr := FreeAddr(t)
 		_, port, _ := net.SplitHostPort(addr)
 		conf := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n%s\n",
 			port, strings.Join(extraConf, "\n"))
@@ -102,8 +102,8 @@ func findMosquitto() string {
 	return ""
 }
 
-// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
