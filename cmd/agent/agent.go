@@ -243,10 +243,11 @@ func (a *agent) run(ctx context.Context) error {
 		}
 		a.logger.Info("embedded broker listening", "addr", a.broker.Addr())
 	}
-	var web *stage
+	observe := []func(context.Context) error{func(ctx context.Context) error { return a.logStatus(ctx, time.Minute) }}
 	if a.cfg.HTTP.Listen != "" {
-		web = startStage("http", failed, func(ctx context.Context) error { return a.serveHTTP(ctx, a.cfg.HTTP.Listen, a.logger) })
+		observe = append(observe, func(ctx context.Context) error { return a.serveHTTP(ctx, a.cfg.HTTP.Listen, a.logger) })
 	}
+	obs := startStage("observe", failed, observe...)
 	var fwd []func(context.Context) error
 	for _, r := range a.runners {
 		fwd = append(fwd, r.Run)
@@ -267,11 +268,12 @@ func (a *agent) run(ctx context.Context) error {
 		a.logger.Error("a stage failed; shutting down")
 	}
 	errs := []error{sources.stop(), bat.stop(), eng.stop()}
+	bs, es := a.batcher.Stats(), a.engine.Stats()
+	a.logger.Info("pipeline drained", "messages", bs.Messages.Load(), "results", es.Results.Load(),
+		"late_points", es.Late.Load(), "checkpoint_index", es.Index.Load())
 	a.drainOutboxes(2 * time.Second)
 	errs = append(errs, forwarders.stop())
-	if web != nil {
-		errs = append(errs, web.stop())
-	}
+	errs = append(errs, obs.stop())
 	return errors.Join(errs...)
 }
 

@@ -47,6 +47,8 @@ func (a *agent) collect() []metric {
 		{"rivulet_quarantined_messages_total", "Messages that failed to decode, set aside in quarantine.", "counter", "", float64(a.quarantine.Count())},
 		{"go_goroutines", "Goroutines.", "gauge", "", float64(runtime.NumGoroutine())},
 	}
+	ms = append(ms, a.sourceMetrics()...)
+	ms = append(ms, a.sinkMetrics()...)
 	names := make([]string, 0, len(a.outboxes))
 	for name := range a.outboxes {
 		names = append(names, name)
@@ -60,6 +62,62 @@ func (a *agent) collect() []metric {
 			metric{"rivulet_outbox_bytes", "Outbox bytes not yet delivered.", "gauge", l, float64(b)})
 	}
 	return ms
+}
+
+func (a *agent) sourceMetrics() []metric {
+	var ms []metric
+	for _, src := range a.sources {
+		st, l := src.Stats(), fmt.Sprintf(`{source=%q}`, src.Name())
+		up := 0.0
+		if st.Connected {
+			up = 1
+		}
+		ms = append(ms,
+			metric{"rivulet_source_up", "1 while the source is connected to its broker.", "gauge", l, up},
+			metric{"rivulet_source_messages_total", "Messages received from the broker.", "counter", l, float64(st.Received)},
+			metric{"rivulet_source_decode_errors_total", "Messages quarantined because their payload did not decode.", "counter", l, float64(st.DecodeErrors)},
+			metric{"rivulet_source_unrouted_total", "Messages quarantined because no topic rule matched.", "counter", l, float64(st.Unrouted)},
+			metric{"rivulet_source_reconnects_total", "Reconnects to the broker.", "counter", l, float64(st.Reconnects)},
+			metric{"rivulet_source_unacked_messages", "QoS 1 messages received and not yet acked (waiting to be durable).", "gauge", l, float64(st.Unacked)})
+	}
+	return ms
+}
+
+func (a *agent) sinkMetrics() []metric {
+	var ms []metric
+	for i, r := range a.runners {
+		st, l := r.Stats(), fmt.Sprintf(`{sink=%q}`, a.cfg.Sinks[i].Name)
+		ms = append(ms,
+			metric{"rivulet_sink_points_total", "Points delivered upstream.", "counter", l, float64(st.DeliveredPoints)},
+			metric{"rivulet_sink_requests_total", "Successful deliveries.", "counter", l, float64(st.DeliveredRequests)},
+			metric{"rivulet_sink_retries_total", "Failed delivery attempts that will be retried.", "counter", l, float64(st.Retries)},
+			metric{"rivulet_sink_dead_lettered_points_total", "Points the upstream rejected for good, kept in the dead-letter file.", "counter", l, float64(st.DeadLetteredPoints)},
+			metric{"rivulet_sink_consecutive_failures", "Delivery failures since the last success.", "gauge", l, float64(st.ConsecutiveFailures)})
+	}
+	return ms
+}
+
+// logStatus writes one summary line every interval, so that a person
+// reading the journal can tell that data flows.
+func (a *agent) logStatus(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		bs, es := a.batcher.Stats(), a.engine.Stats()
+		backlog := 0
+		for _, b := range a.outboxes {
+			n, _ := b.Backlog()
+			backlog += n
+		}
+		a.logger.Info("status", "messages", bs.Messages.Load(), "points", bs.Points.Load(),
+			"results", es.Results.Load(), "late_points", es.Late.Load(), "quarantined", a.quarantine.Count(),
+			"outbox_backlog", backlog, "log_bytes", a.log.Size())
+	}
 }
 
 func writeMetrics(w io.Writer, ms []metric) {
