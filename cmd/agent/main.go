@@ -91,6 +91,10 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		return exitCode(2)
 	}
 	if _, err := config.Load(*path); err != nil {
+		var cerr *config.Error
+		if errors.As(err, &cerr) {
+			fmt.Fprintf(stderr, "%s: %d problem(s):\n", *path, len(cerr.Problems))
+		}
 		fmt.Fprintln(stderr, err)
 		return exitCode(2)
 	}
