@@ -15,8 +15,10 @@ import (
 
 // Log is the part of the ingest log the engine reads. Read must fill e and
 // may reuse its slices; it returns *wal.CorruptionError for a damaged record.
+// Sync makes every entry written so far durable.
 type Log interface {
 	Read(index uint64, e *wal.Entry) error
+	Sync() error
 	FirstIndex() uint64
 	LastIndex() uint64
 	TruncateFront(index uint64) error
@@ -290,6 +292,11 @@ func (e *Engine) flush() error {
 		}
 	}
 	sort.Strings(names)
+	if len(names) > 0 {
+		if err := e.syncLog(); err != nil {
+			return err
+		}
+	}
 	for _, name := range names {
 		po := e.pending[name]
 		if err := e.outboxes[name].Append(po.index, po.lines, e.cfg.Sync); err != nil {
@@ -307,6 +314,9 @@ func (e *Engine) Checkpoint() error {
 	if err := e.flush(); err != nil {
 		return err
 	}
+	if err := e.syncLog(); err != nil {
+		return err
+	}
 	idx := e.next - 1
 	data, err := e.snapshot(idx)
 	if err != nil {
@@ -320,6 +330,22 @@ func (e *Engine) Checkpoint() error {
 		if err := e.log.TruncateFront(floor + 1); err != nil {
 			return fmt.Errorf("truncate ingest log below %d: %w", floor+1, err)
 		}
+	}
+	return nil
+}
+
+// syncLog makes the ingest log durable up to what the engine has applied
+// before an outbox entry or a checkpoint refers to its indexes. With
+// wal.durability: fsync every entry is synced before the engine sees it;
+// with write, a power loss could otherwise leave the log shorter than a
+// durable reference to it, and new entries would reuse indexes that the
+// checkpoint or an outbox's high-water mark already covers.
+func (e *Engine) syncLog() error {
+	if e.cfg.Sync {
+		return nil
+	}
+	if err := e.log.Sync(); err != nil {
+		return fmt.Errorf("sync ingest log: %w", err)
 	}
 	return nil
 }

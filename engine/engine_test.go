@@ -20,6 +20,7 @@ import (
 type memLog struct {
 	entries []wal.Entry // entries[i] has index first+i
 	first   uint64
+	syncs   int
 }
 
 func (l *memLog) add(e wal.Entry) {
@@ -44,6 +45,7 @@ func (l *memLog) LastIndex() uint64 {
 	return l.first + uint64(len(l.entries)) - 1
 }
 func (l *memLog) TruncateFront(i uint64) error { return nil } // keep everything: tests replay freely
+func (l *memLog) Sync() error                  { l.syncs++; return nil }
 
 // memOutbox records appends and enforces the high-water contract.
 type memOutbox struct {
@@ -154,6 +156,9 @@ func TestWindowResults(t *testing.T) {
 	}
 	if box.hw != 4 {
 		t.Fatalf("outbox high water %d, want 4 (the entry that closed the window)", box.hw)
+	}
+	if log.syncs == 0 {
+		t.Fatal("results reached the outbox without syncing the ingest log first (durability: write)")
 	}
 }
 

@@ -114,7 +114,7 @@ func publish(ctx context.Context, broker, clientID string, rs []reading, pace ti
 // real broker and compares the file sink with independently computed
 // aggregates.
 func TestEndToEnd(t *testing.T) {
-	for _, kind := range []string{"embedded", "mosquitto"} {
+	for _, kind := range []string{"embedded", "mosquitto", "mosquitto durability write"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := t.TempDir()
 			var broker, embedded string
@@ -125,7 +125,11 @@ func TestEndToEnd(t *testing.T) {
 				broker = ingesttest.Mosquitto(t, "max_queued_messages 0", "max_inflight_messages 100")
 			}
 			cfg := siteConfig(t, dir, broker, embedded, "")
-			agent := startAgent(t, cfg)
+			var env []string
+			if strings.HasSuffix(kind, "write") {
+				env = append(env, "RIVULET_WAL_DURABILITY=write")
+			}
+			agent := startAgent(t, cfg, env...)
 			waitSubscribed(t, agent)
 			rs := readings(2, 3, 300, 1)
 			if err := publish(context.Background(), broker, "pub-e2e", rs, 0); err != nil {
