@@ -25,10 +25,11 @@ type Log interface {
 }
 
 // Outbox is the part of a sink's outbox the engine writes. Append requires
-// ingestIndex above HighWater.
+// ingestIndex above HighWater; Sync makes every append durable.
 type Outbox interface {
 	Append(ingestIndex uint64, points []byte, sync bool) error
 	HighWater() uint64
+	Sync() error
 }
 
 // Checkpointer stores engine state atomically, keeping older checkpoints;
@@ -317,6 +318,9 @@ func (e *Engine) Checkpoint() error {
 	if err := e.syncLog(); err != nil {
 		return err
 	}
+	if err := e.syncOutboxes(); err != nil {
+		return err
+	}
 	idx := e.next - 1
 	data, err := e.snapshot(idx)
 	if err != nil {
@@ -346,6 +350,25 @@ func (e *Engine) syncLog() error {
 	}
 	if err := e.log.Sync(); err != nil {
 		return fmt.Errorf("sync ingest log: %w", err)
+	}
+	return nil
+}
+
+// syncOutboxes makes the results a checkpoint is about to cover durable
+// (already so with wal.durability: fsync, where every append syncs).
+func (e *Engine) syncOutboxes() error {
+	if e.cfg.Sync {
+		return nil
+	}
+	names := make([]string, 0, len(e.outboxes))
+	for name := range e.outboxes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := e.outboxes[name].Sync(); err != nil {
+			return fmt.Errorf("sync outbox %s: %w", name, err)
+		}
 	}
 	return nil
 }

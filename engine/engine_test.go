@@ -62,6 +62,7 @@ func (o *memOutbox) Append(idx uint64, points []byte, _ bool) error {
 	return nil
 }
 func (o *memOutbox) HighWater() uint64 { return o.hw }
+func (o *memOutbox) Sync() error       { return nil }
 
 type memCkpt struct {
 	saved []uint64
