@@ -391,3 +391,43 @@ func TestCorruptRecordSkipped(t *testing.T) {
 		t.Fatalf("corrupt=%d points=%d next=%d", e.Stats().Corrupt.Load(), e.Stats().Points.Load(), e.next)
 	}
 }
+
+// TestRestoreKeepsOnlyUnchangedSteps reloads a checkpoint into a new config:
+// a step whose window and grouping are unchanged keeps its open windows
+// (other settings may change), a step whose window size changed starts
+// empty.
+func TestRestoreKeepsOnlyUnchangedSteps(t *testing.T) {
+	log := &memLog{}
+	log.add(batch(100*sec, fmt.Sprintf("temperature,zone=a value=1 %d", base+1*sec)))
+	ck := &memCkpt{}
+	e := newTestEngine(t, log, &memOutbox{}, ck)
+	run(t, e)
+	if err := e.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		edit  func(*StepConfig)
+		state int
+	}{
+		{"aggregates and delay changed", func(c *StepConfig) { c.Aggregates = []string{"sum"}; c.Window.MaxDelay = time.Second }, 1},
+		{"window size changed", func(c *StepConfig) { c.Window.Size = time.Minute }, 0},
+		{"grouping changed", func(c *StepConfig) { c.GroupBy = nil }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := stepConfig()
+			tc.edit(&sc)
+			e2, err := New(Config{Steps: []StepConfig{sc}, Checkpoint: DefaultCheckpoint()}, log,
+				map[string]Outbox{"out": &memOutbox{}}, ck, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e2.Recover(); err != nil {
+				t.Fatal(err)
+			}
+			if _, states := e2.steps[0].set.Len(); states != tc.state {
+				t.Fatalf("restored %d window states, want %d", states, tc.state)
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ type state struct {
 
 type stepState struct {
 	Name      string           `json:"name"`
+	Sig       string           `json:"sig"`
 	Watermark window.Watermark `json:"watermark"`
 	Late      uint64           `json:"late"`
 	Windows   []windowState    `json:"windows"`
@@ -34,7 +35,7 @@ type windowState struct {
 func (e *Engine) snapshot(idx uint64) ([]byte, error) {
 	st := state{Version: stateVersion, Index: idx, Proc: e.proc}
 	for _, s := range e.steps {
-		ss := stepState{Name: s.name, Watermark: s.wm, Late: s.late}
+		ss := stepState{Name: s.name, Sig: s.sig, Watermark: s.wm, Late: s.late}
 		s.set.Each(func(start int64, key string, g *group) {
 			if n := len(ss.Windows); n == 0 || ss.Windows[n-1].Start != start {
 				ss.Windows = append(ss.Windows, windowState{Start: start})
@@ -71,6 +72,10 @@ func (e *Engine) restore(data []byte) error {
 		s := byName[ss.Name]
 		if s == nil {
 			e.logger.Warn("checkpoint holds a step that is no longer configured; its open windows are dropped", "step", ss.Name)
+			continue
+		}
+		if ss.Sig != s.sig {
+			e.logger.Warn("step changed its input, window or grouping; it starts with no open windows", "step", ss.Name)
 			continue
 		}
 		// The window sizes and delays come from the config; the progress

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 // keyed by the group_by tags, incremental aggregates per numeric field.
 type step struct {
 	name        string
+	sig         string
 	measurement string
 	groupBy     []string
 	aggs        []ops.Agg
@@ -39,6 +41,7 @@ type fieldValue struct {
 func newStep(c StepConfig) *step {
 	s := &step{
 		name:        c.Name,
+		sig:         signature(c),
 		measurement: c.Measurement,
 		groupBy:     c.GroupBy,
 		to:          c.To,
@@ -51,6 +54,14 @@ func newStep(c StepConfig) *step {
 		s.aggs = append(s.aggs, a)
 	}
 	return s
+}
+
+// signature identifies what a step's open windows mean: the input, the
+// window kind and size and the grouping. A checkpointed step is restored
+// only into a step with the same signature; delays, aggregates and sinks
+// may change freely, since the window state holds every aggregate.
+func signature(c StepConfig) string {
+	return fmt.Sprintf("%s|%s|%d|%s", c.Measurement, c.Window.Type, c.Window.Size, strings.Join(c.GroupBy, ","))
 }
 
 // add folds point p with event time t, seen at processing time proc, into

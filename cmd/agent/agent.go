@@ -29,7 +29,6 @@ type agent struct {
 	ckpt       *wal.Checkpoints
 	outboxes   map[string]*wal.Outbox
 	quarantine *ingest.Quarantine
-	broker     *ingest.Broker
 	engine     *engine.Engine
 	batcher    *batcher.Batcher
 	sources    []*ingest.MQTT
@@ -67,11 +66,6 @@ func openAgent(cfg *config.Config, logger *slog.Logger, stdout io.Writer) (a *ag
 	}
 	fsync := cfg.WAL.Durability == wal.DurabilityFsync
 	a.batcher = batcher.New(cfg.Batch, a.log, batcher.Options{Fsync: fsync, Logger: logger, Notify: a.engine.Notify})
-	if cfg.EmbeddedBroker.Enabled {
-		if a.broker, err = ingest.NewBroker(cfg.EmbeddedBroker, logger); err != nil {
-			return nil, fmt.Errorf("embedded broker: %w", err)
-		}
-	}
 	for _, sc := range cfg.Sources.MQTT {
 		src, err := ingest.NewMQTT(sc, a.batcher, a.quarantine, logger)
 		if err != nil {
@@ -170,9 +164,6 @@ func (a *agent) openEngine() error {
 
 // close releases everything opened; safe on a partly opened agent.
 func (a *agent) close() {
-	if a.broker != nil {
-		a.broker.Close()
-	}
 	for _, s := range a.sinks {
 		s.Close()
 	}
@@ -237,13 +228,10 @@ func (s *stage) stop() error {
 // processed, checkpointed and, time permitting, delivered.
 func (a *agent) run(ctx context.Context) error {
 	failed := make(chan struct{}, 1)
-	if a.broker != nil {
-		if err := a.broker.Start(); err != nil {
-			return fmt.Errorf("embedded broker: %w", err)
-		}
-		a.logger.Info("embedded broker listening", "addr", a.broker.Addr())
+	observe := []func(context.Context) error{
+		func(ctx context.Context) error { return a.logStatus(ctx, time.Minute) },
+		func(ctx context.Context) error { return a.superviseSystemd(ctx, 20*time.Second) },
 	}
-	observe := []func(context.Context) error{func(ctx context.Context) error { return a.logStatus(ctx, time.Minute) }}
 	if a.cfg.HTTP.Listen != "" {
 		observe = append(observe, func(ctx context.Context) error { return a.serveHTTP(ctx, a.cfg.HTTP.Listen, a.logger) })
 	}
@@ -267,6 +255,7 @@ func (a *agent) run(ctx context.Context) error {
 	case <-failed:
 		a.logger.Error("a stage failed; shutting down")
 	}
+	logNotifyFailure(a.logger, "STOPPING=1")
 	errs := []error{sources.stop(), bat.stop(), eng.stop()}
 	bs, es := a.batcher.Stats(), a.engine.Stats()
 	a.logger.Info("pipeline drained", "messages", bs.Messages.Load(), "results", es.Results.Load(),
