@@ -533,3 +533,36 @@ func mustRead(t testing.TB, path string) []byte {
 	}
 	return b
 }
+
+func TestSecretFilesResolve(t *testing.T) {
+	site := `site: s
+data_dir: /d
+sources:
+  mqtt:
+    - {name: m, broker: "tcp://h:1", client_id: c, username: u, password_file: mqtt-password, topics: [{filter: a/b, measurement: m}]}
+pipeline: [{name: p, to: [x]}]
+sinks:
+  - {name: x, type: influx, url: "http://h:8086/api/v2/write?org=o&bucket=b", token_file: /abs/token}
+`
+	tests := []struct {
+		name, want string
+		env        []string
+	}{
+		{"systemd credentials directory", "/run/credentials/rivulet.service/mqtt-password", []string{"CREDENTIALS_DIRECTORY=/run/credentials/rivulet.service"}},
+		{"next to the config", "/etc/rivulet/mqtt-password", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadBytes([]byte(site), "yaml", tc.env, "/etc/rivulet")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Sources.MQTT[0].PasswordFile; got != tc.want {
+				t.Errorf("password_file = %q, want %q", got, tc.want)
+			}
+			if got := c.Sinks[0].TokenFile; got != "/abs/token" {
+				t.Errorf("absolute token_file changed to %q", got)
+			}
+		})
+	}
+}

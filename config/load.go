@@ -22,7 +22,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := LoadBytes(data, filepath.Ext(path), os.Environ())
+	base := filepath.Dir(path)
+	if abs, err := filepath.Abs(base); err == nil {
+		base = abs
+	}
+	c, err := loadBytes(data, filepath.Ext(path), os.Environ(), base)
 	var e *Error
 	switch {
 	case errors.As(err, &e):
@@ -38,6 +42,12 @@ func Load(path string) (*Config, error) {
 // ignore the environment. An unknown format is a plain error; every problem
 // with data or env comes back as one *Error.
 func LoadBytes(data []byte, format string, env []string) (*Config, error) {
+	return loadBytes(data, format, env, workingDir())
+}
+
+// loadBytes is LoadBytes with relative secret file paths resolved against
+// base (see resolveSecretFiles).
+func loadBytes(data []byte, format string, env []string, base string) (*Config, error) {
 	format = strings.ToLower(strings.TrimPrefix(format, "."))
 	switch format {
 	case "yaml", "yml", "toml", "json":
@@ -55,6 +65,7 @@ func LoadBytes(data []byte, format string, env []string) (*Config, error) {
 	c := Default()
 	d.value("", raw, reflect.ValueOf(&c).Elem())
 	d.resolveDataDir(&c)
+	resolveSecretFiles(&c, env, base)
 	if err := d.finish(&c); err != nil {
 		return nil, err
 	}

@@ -87,8 +87,13 @@ func readings(zones, sensors, n int, seed uint64) []reading {
 
 // publish sends readings with QoS 1, each only after the previous PUBACK.
 func publish(ctx context.Context, broker, clientID string, rs []reading, pace time.Duration) error {
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID(clientID).
-		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond))
+	return publishWith(ctx, broker, clientID, "", "", rs, pace)
+}
+
+func publishWith(ctx context.Context, broker, clientID, user, password string, rs []reading, pace ...time.Duration) error {
+	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID(clientID).SetUsername(user).SetPassword(password).
+		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond)
+	c := mqtt.NewClient(opts)
 	if tok := c.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 		return fmt.Errorf("publisher connect: %v", tok.Error())
 	}
@@ -99,11 +104,11 @@ func publish(ctx context.Context, broker, clientID string, rs []reading, pace ti
 		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 			return fmt.Errorf("publish %d: no PUBACK: %v", i, tok.Error())
 		}
-		if pace > 0 && i%10 == 9 {
+		if len(pace) > 0 && pace[0] > 0 && i%10 == 9 {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(pace):
+			case <-time.After(pace[0]):
 			}
 		}
 	}
