@@ -54,7 +54,18 @@ func main() {
 	flag.IntVar(&o.inflight, "inflight", 1000, "mosquitto max_inflight_messages")
 	flag.IntVar(&o.devices, "devices", 100, "simulated devices (topics)")
 	flag.StringVar(&o.durable, "durability", "fsync", "rivulet wal.durability")
+	foot := flag.Bool("footprint", false, "measure idle and steady-load CPU and RSS instead of throughput")
+	rate := flag.Int("rate", 10000, "footprint: messages per second under load")
+	series := flag.Int("series", 10000, "footprint: distinct series (topics) under load")
+	window := flag.Duration("window", 30*time.Second, "footprint: measuring time per state")
 	flag.Parse()
+	if *foot {
+		if err := footprint(o, *rate, *series, *window); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := bench(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
