@@ -30,6 +30,10 @@ usage:
   rivulet run      --demo           run the built-in demo: embedded broker, simulated sensors, 10 s windows
   rivulet validate --config FILE    check a site config; prints every problem with its key path, exits 2 if any
   rivulet simulate [flags]          publish simulated sensor readings to a broker (see rivulet simulate -h)
+  rivulet inspect  wal|checkpoint|outbox --config FILE [--sink NAME] [--from N] [--limit N] [--points]
+                                    show what data_dir holds, without changing it (agent stopped)
+  rivulet replay   --config FILE --to FILE [--from N] [--flush]
+                                    run the retained ingest log through the config's pipeline into FILE
   rivulet version                   print the version
 `
 
@@ -65,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "simulate":
 		return cmdSimulate(ctx, args[1:], stdout, stderr)
+	case "inspect":
+		return cmdInspect(args[1:], stdout, stderr)
+	case "replay":
+		return cmdReplay(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "rivulet %s (commit %s)\n", version, commit)
 		return nil

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"time"
+
+	"github.com/rivulet-edge/rivulet/config"
+	"github.com/rivulet-edge/rivulet/engine"
+	"github.com/rivulet-edge/rivulet/wal"
+	"github.com/rivulet-edge/rivulet/window"
+)
+
+// engineState mirrors the parts of the engine's checkpoint state
+// (engine/state.go) that inspect and replay report. Unknown fields, the
+// window groups among them, are skipped.
+type engineState struct {
+	Version int         `json:"version"`
+	Index   uint64      `json:"index"`
+	Proc    int64       `json:"proc"`
+	Steps   []stateStep `json:"steps"`
+}
+
+type stateStep struct {
+	Name      string           `json:"name"`
+	Watermark window.Watermark `json:"watermark"`
+	Late      uint64           `json:"late"`
+	Windows   []stateWindow    `json:"windows"`
+}
+
+type stateWindow struct {
+	Start int64    `json:"start"`
+	Keys  []string `json:"keys"`
+}
+
+// engineStateVersion is the state layout this mirror reads.
+const engineStateVersion = 1
+
+func decodeState(b []byte) (*engineState, error) {
+	var st engineState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("decode engine state: %w", err)
+	}
+	if st.Version != engineStateVersion {
+		return nil, fmt.Errorf("engine state version %d, this build reads %d", st.Version, engineStateVersion)
+	}
+	return &st, nil
+}
+
+// open counts the open windows and keyed series over all steps.
+func (st *engineState) open() (windows, series int) {
+	for _, s := range st.Steps {
+		windows += len(s.Windows)
+		for _, w := range s.Windows {
+			series += len(w.Keys)
+		}
+	}
+	return windows, series
+}
+
+func inspectCheckpoints(w io.Writer, dir string, cfg *config.Config) error {
+	files, err := wal.ListCheckpoints(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(w, "checkpoints %s: none yet\n", dir)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "checkpoints %s: %d file(s)\n", dir, len(files))
+	newest := -1
+	for i, f := range files {
+		status := "ok"
+		if f.Err != nil {
+			status = fmt.Sprintf("damaged: %v (the next start moves it to quarantine and uses an older one)", f.Err)
+		} else {
+			newest = i
+		}
+		fmt.Fprintf(w, "  %s  index %d  %d bytes  written %s  %s\n", filepath.Base(f.Path), f.Index, f.Size,
+			fmtTime(f.ModTime.UnixNano()), status)
+	}
+	if newest < 0 {
+		fmt.Fprintln(w, "no valid checkpoint: the next start processes the ingest log from its first entry")
+		return nil
+	}
+	data, err := wal.ReadCheckpoint(dir, files[newest].Index)
+	var st *engineState
+	if err == nil {
+		st, err = decodeState(data)
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint %d: %w", files[newest].Index, err)
+	}
+	printState(w, st, cfg)
+	return nil
+}
+
+func printState(w io.Writer, st *engineState, cfg *config.Config) {
+	fmt.Fprintf(w, "\nnewest valid checkpoint: index %d\n", st.Index)
+	fmt.Fprintf(w, "  applied through ingest index %d; processing time (latest ingest time applied) %s\n",
+		st.Index, fmtTime(st.Proc))
+	steps := map[string]engine.StepConfig{}
+	for _, sc := range cfg.Pipeline {
+		steps[sc.Name] = sc
+	}
+	seen := map[string]bool{}
+	for _, s := range st.Steps {
+		sc, ok := steps[s.Name]
+		seen[s.Name] = true
+		printStep(w, st.Proc, s, sc, ok)
+	}
+	for _, sc := range cfg.Pipeline {
+		if !seen[sc.Name] {
+			fmt.Fprintf(w, "  step %s: not in the checkpoint (new in the config: starts empty)\n", sc.Name)
+		}
+	}
+	_, series := st.open()
+	fmt.Fprintf(w, "  open series, all steps: %d\n", series)
+}
+
+// printStep describes one step's progress; sc is its config when
+// configured is true.
+func printStep(w io.Writer, proc int64, s stateStep, sc engine.StepConfig, configured bool) {
+	wm := s.Watermark
+	if configured {
+		fmt.Fprintf(w, "  step %s (%s windows)\n", s.Name, sc.Window.Size)
+	} else {
+		fmt.Fprintf(w, "  step %s (no longer in the config: its open windows are dropped on the next start)\n", s.Name)
+	}
+	switch {
+	case wm.Value == window.None:
+		fmt.Fprintf(w, "    watermark       none yet (no data seen): no window has fired\n")
+	case configured:
+		fmt.Fprintf(w, "    watermark       %s: windows ending at or before it have fired; points before %s are late\n",
+			fmtTime(wm.Value), fmtTime(window.NewTumbling(sc.Window.Size).Start(wm.Value)))
+	default:
+		fmt.Fprintf(w, "    watermark       %s: windows ending at or before it have fired\n", fmtTime(wm.Value))
+	}
+	if wm.MaxEvent != window.None {
+		fmt.Fprintf(w, "    max event time  %s: the watermark trails it by max_delay %s\n",
+			fmtTime(wm.MaxEvent), time.Duration(wm.MaxDelay))
+	}
+	if wm.Active != 0 {
+		fmt.Fprintf(w, "    idle clock      %s: last data or epoch, %s before the processing time; after idle_timeout %s without data the watermark moves with processing time\n",
+			fmtTime(wm.Active), time.Duration(proc-wm.Active), time.Duration(wm.IdleTimeout))
+	}
+	fmt.Fprintf(w, "    late points     %d\n", s.Late)
+	series := 0
+	for _, win := range s.Windows {
+		series += len(win.Keys)
+	}
+	fmt.Fprintf(w, "    open windows    %d, %d series\n", len(s.Windows), series)
+	const maxListed = 20
+	for i, win := range s.Windows {
+		if i == maxListed {
+			fmt.Fprintf(w, "      … %d more\n", len(s.Windows)-maxListed)
+			break
+		}
+		fmt.Fprintf(w, "      %s  %d groups\n", fmtTime(win.Start), len(win.Keys))
+	}
+}
