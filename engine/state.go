@@ -91,3 +91,58 @@ func (e *Engine) restore(data []byte) error {
 	}
 	return nil
 }
+
+// Summary describes a checkpoint for people and tools: the progress and the
+// open windows of each step. It is read from the same state the engine
+// restores, so the two cannot drift apart.
+type Summary struct {
+	Index uint64
+	Proc  int64
+	Steps []StepSummary
+}
+
+// StepSummary is one step of a Summary.
+type StepSummary struct {
+	Name      string
+	Watermark window.Watermark
+	Late      uint64
+	Windows   []WindowSummary
+}
+
+// WindowSummary is one open window: its start and how many groups (series)
+// it holds.
+type WindowSummary struct {
+	Start  int64
+	Series int
+}
+
+// Summarize decodes checkpoint state as saved by the engine.
+func Summarize(data []byte) (*Summary, error) {
+	var st state
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("decode engine state: %w", err)
+	}
+	if st.Version != stateVersion {
+		return nil, fmt.Errorf("engine state version %d, this build reads %d", st.Version, stateVersion)
+	}
+	sum := &Summary{Index: st.Index, Proc: st.Proc}
+	for _, ss := range st.Steps {
+		step := StepSummary{Name: ss.Name, Watermark: ss.Watermark, Late: ss.Late}
+		for _, w := range ss.Windows {
+			step.Windows = append(step.Windows, WindowSummary{Start: w.Start, Series: len(w.Keys)})
+		}
+		sum.Steps = append(sum.Steps, step)
+	}
+	return sum, nil
+}
+
+// Open counts the open windows and the series in them over all steps.
+func (s *Summary) Open() (windows, series int) {
+	for _, st := range s.Steps {
+		windows += len(st.Windows)
+		for _, w := range st.Windows {
+			series += w.Series
+		}
+	}
+	return windows, series
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,52 +14,6 @@ import (
 	"github.com/rivulet-edge/rivulet/window"
 )
 
-// engineState mirrors the parts of the engine's checkpoint state
-// (engine/state.go) that inspect and replay report. Unknown fields, the
-// window groups among them, are skipped.
-type engineState struct {
-	Version int         `json:"version"`
-	Index   uint64      `json:"index"`
-	Proc    int64       `json:"proc"`
-	Steps   []stateStep `json:"steps"`
-}
-
-type stateStep struct {
-	Name      string           `json:"name"`
-	Watermark window.Watermark `json:"watermark"`
-	Late      uint64           `json:"late"`
-	Windows   []stateWindow    `json:"windows"`
-}
-
-type stateWindow struct {
-	Start int64    `json:"start"`
-	Keys  []string `json:"keys"`
-}
-
-// engineStateVersion is the state layout this mirror reads.
-const engineStateVersion = 1
-
-func decodeState(b []byte) (*engineState, error) {
-	var st engineState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("decode engine state: %w", err)
-	}
-	if st.Version != engineStateVersion {
-		return nil, fmt.Errorf("engine state version %d, this build reads %d", st.Version, engineStateVersion)
-	}
-	return &st, nil
-}
-
-// open counts the open windows and keyed series over all steps.
-func (st *engineState) open() (windows, series int) {
-	for _, s := range st.Steps {
-		windows += len(s.Windows)
-		for _, w := range s.Windows {
-			series += len(w.Keys)
-		}
-	}
-	return windows, series
-}
 
 func inspectCheckpoints(w io.Writer, dir string, cfg *config.Config) error {
 	files, err := wal.ListCheckpoints(dir)
@@ -87,9 +40,9 @@ func inspectCheckpoints(w io.Writer, dir string, cfg *config.Config) error {
 		return nil
 	}
 	data, err := wal.ReadCheckpoint(dir, files[newest].Index)
-	var st *engineState
+	var st *engine.Summary
 	if err == nil {
-		st, err = decodeState(data)
+		st, err = engine.Summarize(data)
 	}
 	if err != nil {
 		return fmt.Errorf("checkpoint %d: %w", files[newest].Index, err)
@@ -98,7 +51,7 @@ func inspectCheckpoints(w io.Writer, dir string, cfg *config.Config) error {
 	return nil
 }
 
-func printState(w io.Writer, st *engineState, cfg *config.Config) {
+func printState(w io.Writer, st *engine.Summary, cfg *config.Config) {
 	fmt.Fprintf(w, "\nnewest valid checkpoint: index %d\n", st.Index)
 	fmt.Fprintf(w, "  applied through ingest index %d; processing time (latest ingest time applied) %s\n",
 		st.Index, fmtTime(st.Proc))
@@ -117,13 +70,13 @@ func printState(w io.Writer, st *engineState, cfg *config.Config) {
 			fmt.Fprintf(w, "  step %s: not in the checkpoint (new in the config: starts empty)\n", sc.Name)
 		}
 	}
-	_, series := st.open()
+	_, series := st.Open()
 	fmt.Fprintf(w, "  open series, all steps: %d\n", series)
 }
 
 // printStep describes one step's progress; sc is its config when
 // configured is true.
-func printStep(w io.Writer, proc int64, s stateStep, sc engine.StepConfig, configured bool) {
+func printStep(w io.Writer, proc int64, s engine.StepSummary, sc engine.StepConfig, configured bool) {
 	wm := s.Watermark
 	if configured {
 		fmt.Fprintf(w, "  step %s (%s windows)\n", s.Name, sc.Window.Size)
@@ -150,7 +103,7 @@ func printStep(w io.Writer, proc int64, s stateStep, sc engine.StepConfig, confi
 	fmt.Fprintf(w, "    late points     %d\n", s.Late)
 	series := 0
 	for _, win := range s.Windows {
-		series += len(win.Keys)
+		series += win.Series
 	}
 	fmt.Fprintf(w, "    open windows    %d, %d series\n", len(s.Windows), series)
 	const maxListed = 20
@@ -159,6 +112,6 @@ func printStep(w io.Writer, proc int64, s stateStep, sc engine.StepConfig, confi
 			fmt.Fprintf(w, "      … %d more\n", len(s.Windows)-maxListed)
 			break
 		}
-		fmt.Fprintf(w, "      %s  %d groups\n", fmtTime(win.Start), len(win.Keys))
+		fmt.Fprintf(w, "      %s  %d groups\n", fmtTime(win.Start), win.Series)
 	}
 }

@@ -145,11 +145,11 @@ func replay(cfg *config.Config, v *wal.View, o replayOpts, out io.Writer, logger
 	st := eng.Stats()
 	res.entries, res.points, res.late = st.Entries.Load(), st.Points.Load(), st.Late.Load()
 	res.damaged, res.results = st.Corrupt.Load(), st.Results.Load()
-	state, err := decodeState(ckpt.state)
+	state, err := engine.Summarize(ckpt.state)
 	if err != nil {
 		return res, err
 	}
-	res.open, res.series = state.open()
+	res.open, res.series = state.Open()
 	if !o.flush || res.open == 0 {
 		return res, nil
 	}
@@ -161,7 +161,7 @@ func replay(cfg *config.Config, v *wal.View, o replayOpts, out io.Writer, logger
 // state into an engine whose steps have no max_delay and an idle timeout of
 // 1ns, and feeds it one heartbeat far enough past the newest window that
 // every watermark passes every window end.
-func fireOpen(cfg *config.Config, st *engineState, ckpt *memCheckpoints, sink *writerOutbox, logger *slog.Logger) (uint64, error) {
+func fireOpen(cfg *config.Config, st *engine.Summary, ckpt *memCheckpoints, sink *writerOutbox, logger *slog.Logger) (uint64, error) {
 	var span time.Duration
 	for _, sc := range cfg.Pipeline {
 		span = max(span, sc.Window.Size)
