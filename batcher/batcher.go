@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,10 @@ type Batcher struct {
 	seen  *fingerprints
 	batch batch
 	stats Stats
+	// queuedSince is the wall-clock time (unix ns) at which the oldest
+	// message not yet taken into a batch was queued, 0 if none: see
+	// Stats.AckLatency.
+	queuedSince atomic.Int64
 }
 
 // Stats are the batcher's counters.
@@ -60,6 +65,56 @@ type Stats struct {
 	// LastBatch is the number of messages in the last commit.
 	LastBatch atomic.Int64
 	Queued    func() int
+	// BatchSize observes the number of messages of each group commit.
+	BatchSize *Histogram
+	// AckLatency observes, once per group commit, the nanoseconds from the
+	// queueing of the batch's oldest message to its ack. The queueing time
+	// is stamped by the first message queued after the previous batch was
+	// cut (one clock read per batch, not per message), so a batch cut by
+	// max_points or linger with messages left behind passes its stamp on
+	// to the next one: under overload the figure errs high, never low.
+	AckLatency *Histogram
+}
+
+// Bucket bounds of the histograms in Stats.
+var (
+	BatchSizeBounds  = []int64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}
+	AckLatencyBounds = []int64{1e6, 2.5e6, 5e6, 10e6, 25e6, 50e6, 100e6, 250e6, 500e6, 1e9, 2.5e9, 5e9, 10e9}
+)
+
+// Histogram counts observations in fixed buckets, without locks. Observe
+// and Snapshot may be called concurrently; a snapshot taken during an
+// Observe may see its bucket and its sum at different moments.
+type Histogram struct {
+	bounds []int64
+	counts []atomic.Uint64 // one per bound, then +Inf
+	sum    atomic.Int64
+}
+
+// NewHistogram returns a histogram with the given ascending upper bounds.
+func NewHistogram(bounds []int64) *Histogram {
+	return &Histogram{bounds: bounds, counts: make([]atomic.Uint64, len(bounds)+1)}
+}
+
+// Observe counts v in the first bucket whose bound is at least v.
+func (h *Histogram) Observe(v int64) {
+	i := sort.Search(len(h.bounds), func(i int) bool { return v <= h.bounds[i] })
+	h.counts[i].Add(1)
+	h.sum.Add(v)
+}
+
+// Bounds returns the upper bounds of the buckets, +Inf left out. The
+// caller must not modify them.
+func (h *Histogram) Bounds() []int64 { return h.bounds }
+
+// Snapshot returns the count of each bucket, not cumulative, the last one
+// for +Inf, and the sum of all observations.
+func (h *Histogram) Snapshot() (counts []uint64, sum int64) {
+	counts = make([]uint64, len(h.counts))
+	for i := range h.counts {
+		counts[i] = h.counts[i].Load()
+	}
+	return counts, h.sum.Load()
 }
 
 // Options carries the batcher's collaborators.
@@ -89,6 +144,8 @@ func New(cfg Config, log Log, opts Options) *Batcher {
 		b.notify = func(uint64) {}
 	}
 	b.stats.Queued = func() int { return len(b.queue) }
+	b.stats.BatchSize = NewHistogram(BatchSizeBounds)
+	b.stats.AckLatency = NewHistogram(AckLatencyBounds)
 	b.loadTail()
 	return b
 }
@@ -101,6 +158,9 @@ func (b *Batcher) Stats() *Stats { return &b.stats }
 // returned, Handle drops messages without acking them, so the broker keeps
 // QoS 1 messages for the next start.
 func (b *Batcher) Handle(m *ingest.Message) {
+	if b.queuedSince.Load() == 0 {
+		b.queuedSince.CompareAndSwap(0, time.Now().UnixNano())
+	}
 	select {
 	case b.queue <- m:
 		return
@@ -213,6 +273,7 @@ func (b *Batcher) writeMarker(ctx context.Context, kind wal.Kind) error {
 func (b *Batcher) commit(ctx context.Context, first *ingest.Message) error {
 	b.collect(first)
 	defer b.batch.reset()
+	queued := b.takeQueued()
 	if b.batch.hasData() {
 		e := &wal.Entry{Kind: wal.KindBatch, IngestTime: b.now().UnixNano(),
 			Fingerprints: b.batch.fps, Points: b.batch.points}
@@ -227,7 +288,25 @@ func (b *Batcher) commit(ctx context.Context, first *ingest.Message) error {
 	b.stats.Messages.Add(uint64(len(b.batch.msgs)))
 	b.stats.Points.Add(uint64(b.batch.n))
 	b.stats.LastBatch.Store(int64(len(b.batch.msgs)))
+	b.stats.BatchSize.Observe(int64(len(b.batch.msgs)))
+	b.stats.AckLatency.Observe(time.Now().UnixNano() - queued)
 	return nil
+}
+
+// takeQueued returns the queueing time of the batch just collected (see
+// Stats.AckLatency) and clears it for the next message to stamp, unless
+// messages are still queued: their stamp is this one. A message queued
+// while the previous batch was cut may have found the stamp still set and
+// left none; its batch is then timed from now.
+func (b *Batcher) takeQueued() int64 {
+	t := b.queuedSince.Load()
+	if len(b.queue) == 0 {
+		b.queuedSince.CompareAndSwap(t, 0)
+	}
+	if t == 0 {
+		return time.Now().UnixNano()
+	}
+	return t
 }
 
 // collect takes first and then whatever is queued, until the queue is empty

@@ -138,6 +138,17 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatalf("%d syncs for %d messages: no group commit", log.syncs, n)
 	}
 	t.Logf("%d messages in %d syncs", n, log.syncs)
+	st := b.Stats()
+	sizes, sum := st.BatchSize.Snapshot()
+	lat, _ := st.AckLatency.Snapshot()
+	var count, latCount uint64
+	for i := range sizes {
+		count, latCount = count+sizes[i], latCount+lat[i]
+	}
+	if batches := st.Batches.Load(); count != batches || sum != n || latCount != batches {
+		t.Fatalf("histograms: %d batch sizes summing to %d and %d ack latencies, want %d, %d and %d",
+			count, sum, latCount, batches, n, batches)
+	}
 }
 
 func TestRedeliveryDedupe(t *testing.T) {

@@ -80,6 +80,14 @@ type pendingOut struct {
 type Stats struct {
 	Entries, Points, Late, Results, Skipped, Corrupt, Checkpoints atomic.Uint64
 	Index                                                         atomic.Uint64
+	// Windows and Series are the open windows and the keyed states in them
+	// (one per window and group), summed over the steps; updated after
+	// every catch-up.
+	Windows, Series atomic.Int64
+	// LastCheckpoint is the wall-clock time (unix ns) at which this process
+	// last saved a checkpoint, 0 before the first. It is for monitoring
+	// only: nothing the engine computes depends on it.
+	LastCheckpoint atomic.Int64
 }
 
 // New builds an engine. outboxes must hold one outbox per sink named in the
@@ -127,6 +135,7 @@ func (e *Engine) Recover() (uint64, error) {
 	}
 	e.committed.Store(e.log.LastIndex())
 	e.stats.Index.Store(e.next - 1)
+	e.countOpen()
 	return e.next, nil
 }
 
@@ -198,7 +207,19 @@ func (e *Engine) catchUp(ctx context.Context) error {
 			}
 		}
 	}
+	e.countOpen()
 	return e.flush()
+}
+
+// countOpen publishes the number of open windows and keyed states.
+func (e *Engine) countOpen() {
+	var windows, series int
+	for _, s := range e.steps {
+		w, st := s.set.Len()
+		windows, series = windows+w, series+st
+	}
+	e.stats.Windows.Store(int64(windows))
+	e.stats.Series.Store(int64(series))
 }
 
 func (e *Engine) applyIndex(idx uint64) error {
@@ -330,6 +351,7 @@ func (e *Engine) Checkpoint() error {
 		return fmt.Errorf("save checkpoint %d: %w", idx, err)
 	}
 	e.stats.Checkpoints.Add(1)
+	e.stats.LastCheckpoint.Store(time.Now().UnixNano())
 	if floor := e.ckpt.Floor(); floor > 0 {
 		if err := e.log.TruncateFront(floor + 1); err != nil {
 			return fmt.Errorf("truncate ingest log below %d: %w", floor+1, err)

@@ -161,6 +161,12 @@ func TestWindowResults(t *testing.T) {
 	if log.syncs == 0 {
 		t.Fatal("results reached the outbox without syncing the ingest log first (durability: write)")
 	}
+	if w, s := e.Stats().Windows.Load(), e.Stats().Series.Load(); w != 1 || s != 1 {
+		t.Fatalf("open windows %d, series %d; want 1 and 1 (zone a in [10s, 20s))", w, s)
+	}
+	if err := e.Checkpoint(); err != nil || e.Stats().LastCheckpoint.Load() == 0 {
+		t.Fatalf("checkpoint time not recorded (err %v)", err)
+	}
 }
 
 func TestIdleTimeoutAndEpoch(t *testing.T) {

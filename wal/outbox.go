@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // ErrBelowHighWater is returned by Outbox.Append for an ingest index that is
@@ -42,6 +43,8 @@ type Outbox struct {
 	delivered uint64        // ingest index of the entry at cursor
 	high      uint64        // highest ingest index appended
 	notify    chan struct{} // closed and replaced on every Append
+	appended  appendTimes   // when the pending entries were appended
+	now       func() time.Time
 }
 
 // OpenOutbox opens or creates the outbox in dir. Besides the log repair
@@ -54,10 +57,13 @@ func OpenOutbox(dir string, opts Options) (*Outbox, Repair, error) {
 		return nil, rep, err
 	}
 	o := &Outbox{log: l, cursorPath: filepath.Join(dir, "cursor"), segSize: l.opts.SegmentSize,
-		notify: make(chan struct{})}
+		notify: make(chan struct{}), now: time.Now}
 	if err := o.load(&rep); err != nil {
 		return nil, rep, errors.Join(err, l.Close())
 	}
+	// Entries pending from before the restart count from now: their append
+	// times were never stored.
+	o.appended.record(o.cursor+1, o.now())
 	return o, rep, nil
 }
 
@@ -140,10 +146,12 @@ func (o *Outbox) append(ingestIndex uint64, points []byte) error {
 		return fmt.Errorf("%w: ingest index %d, high water %d", ErrBelowHighWater, ingestIndex, o.high)
 	}
 	e := Entry{Kind: KindResult, IngestTime: int64(ingestIndex), Points: points}
-	if _, _, err := o.log.Append(&e); err != nil {
+	_, seq, err := o.log.Append(&e)
+	if err != nil {
 		return err
 	}
 	o.high = ingestIndex
+	o.appended.record(seq, o.now())
 	return nil
 }
 
@@ -189,6 +197,22 @@ func (o *Outbox) Backlog() (entries int, bytes int64) {
 		return 0, 0
 	}
 	return int(last - cursor), o.log.Size()
+}
+
+// Oldest returns when the oldest entry not yet delivered was appended, to
+// the second, or the zero time when nothing is pending. Entries pending
+// from before the outbox was opened count from the opening. Once more than
+// maxAppendTimes seconds with appends are pending, the times of the older
+// ones are thinned out and Oldest may err early (never late) by the gap.
+func (o *Outbox) Oldest() time.Time {
+	o.mu.Lock()
+	cursor := o.cursor
+	t := o.appended.oldest(cursor + 1)
+	o.mu.Unlock()
+	if o.log.LastIndex() <= cursor {
+		return time.Time{}
+	}
+	return t
 }
 
 // Full reports whether the outbox has reached Options.MaxSize.
@@ -305,8 +329,59 @@ func (o *Outbox) Commit(seq uint64) error {
 	}
 	o.mu.Lock()
 	o.cursor, o.delivered = seq, delivered
+	o.appended.drop(seq + 1)
 	o.mu.Unlock()
 	return o.reclaim(seq)
+}
+
+// maxAppendTimes bounds the append-time samples an outbox keeps.
+const maxAppendTimes = 1024
+
+// appendTimes samples the append times of an outbox's pending entries, at
+// most one per second (the first entry appended in it), so that memory
+// stays bounded however long the sink is down. The entry with seq s was
+// appended in the second of the last sample at or before s.
+type appendTimes struct {
+	s []appendTime
+}
+
+type appendTime struct {
+	seq uint64
+	at  int64 // unix seconds
+}
+
+// record notes that seq was appended at t.
+func (a *appendTimes) record(seq uint64, t time.Time) {
+	sec := t.Unix()
+	if n := len(a.s); n > 0 && a.s[n-1].at >= sec {
+		return
+	}
+	if len(a.s) == maxAppendTimes {
+		// Halve the resolution, keeping the oldest sample.
+		for i := 1; 2*i < len(a.s); i++ {
+			a.s[i] = a.s[2*i]
+		}
+		a.s = a.s[:(len(a.s)+1)/2]
+	}
+	a.s = append(a.s, appendTime{seq, sec})
+}
+
+// drop forgets the samples that no entry from seq on needs.
+func (a *appendTimes) drop(seq uint64) {
+	i := 0
+	for i+1 < len(a.s) && a.s[i+1].seq <= seq {
+		i++
+	}
+	a.s = append(a.s[:0], a.s[i:]...)
+}
+
+// oldest returns when seq was appended; the zero time if unknown.
+func (a *appendTimes) oldest(seq uint64) time.Time {
+	if len(a.s) == 0 || a.s[0].seq > seq {
+		return time.Time{}
+	}
+	a.drop(seq)
+	return time.Unix(a.s[0].at, 0)
 }
 
 // reclaim drops the entries through cursor when the policy in Commit says so.

@@ -266,3 +266,49 @@ func TestOutboxReclaim(t *testing.T) {
 	}
 	checkNext(t, o, nil, nil)
 }
+
+// TestOutboxOldest checks the append time of the oldest pending entry as
+// entries are appended and delivered, and its bound when thinned out.
+func TestOutboxOldest(t *testing.T) {
+	o, _ := openOutbox(t, filepath.Join(t.TempDir(), "influx"))
+	base := time.Now().Unix() + 3600 // after the opening, which counts too
+	clock := time.Unix(base, 0)
+	o.now = func() time.Time { return clock }
+	if got := o.Oldest(); !got.IsZero() {
+		t.Fatalf("Oldest of an empty outbox = %v, want zero", got)
+	}
+	for i := uint64(1); i <= 6; i++ { // seq i appended at base+i/2
+		clock = time.Unix(base+int64(i/2), 0)
+		appendResults(t, o, i)
+	}
+	for _, c := range []struct {
+		commit uint64
+		want   int64 // seconds after base; -1: none pending
+	}{{0, 0}, {1, 1}, {2, 1}, {3, 2}, {5, 3}, {6, -1}} {
+		if err := o.Commit(c.commit); err != nil {
+			t.Fatal(err)
+		}
+		got := o.Oldest()
+		if (c.want < 0) != got.IsZero() || (c.want >= 0 && got.Unix() != base+c.want) {
+			t.Errorf("after Commit(%d): Oldest = %v, want %d", c.commit, got, c.want)
+		}
+	}
+
+	var a appendTimes
+	for i := range uint64(3 * maxAppendTimes) {
+		a.record(10*i+1, time.Unix(int64(i), 0))
+	}
+	if len(a.s) > maxAppendTimes {
+		t.Fatalf("%d samples kept, want at most %d", len(a.s), maxAppendTimes)
+	}
+	for _, seq := range []uint64{1, 5001, 20001, 30000} {
+		got, exact := a.oldest(seq).Unix(), int64(seq-1)/10
+		if got > exact || exact-got > 4 {
+			t.Errorf("oldest(%d) = %d, want within 4 s at or before %d", seq, got, exact)
+		}
+		a.s = nil // oldest drops samples below seq; rebuild for the next case
+		for i := range uint64(3 * maxAppendTimes) {
+			a.record(10*i+1, time.Unix(int64(i), 0))
+		}
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"github.com/rivulet-edge/rivulet/window"
 )
 
-
 func inspectCheckpoints(w io.Writer, dir string, cfg *config.Config) error {
 	files, err := wal.ListCheckpoints(dir)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -1,100 +1,278 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"runtime"
-	"sort"
+	"math"
+	"os"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/rivulet-edge/rivulet/batcher"
+	"github.com/rivulet-edge/rivulet/forward"
 )
 
-// metric is one sample in the Prometheus text format.
+// processStart is when the process started, near enough: package
+// variables are set before main runs.
+var processStart = time.Now()
+
+// metric is one sample in the Prometheus text format. Samples of one
+// family share name, help and kind; a histogram's samples add a suffix
+// (_bucket, _sum, _count) to the family name.
 type metric struct {
 	name, help, kind string
-	labels           string // already formatted: {a="b"} or ""
+	suffix           string
+	labels           []label
 	value            float64
 }
 
-// collect gathers the agent's counters. It reads atomics only and may run
-// concurrently with the pipeline.
-func (a *agent) collect() []metric {
-	bs, es := a.batcher.Stats(), a.engine.Stats()
-	ms := []metric{
-		{"rivulet_messages_total", "MQTT messages committed to the ingest log (and acked).", "counter", "", float64(bs.Messages.Load())},
-		{"rivulet_points_total", "Points committed to the ingest log.", "counter", "", float64(bs.Points.Load())},
-		{"rivulet_batches_total", "Group commits.", "counter", "", float64(bs.Batches.Load())},
-		{"rivulet_syncs_total", "fsyncs of the ingest log.", "counter", "", float64(bs.Syncs.Load())},
-		{"rivulet_heartbeats_total", "Heartbeat entries written while idle.", "counter", "", float64(bs.Heartbeats.Load())},
-		{"rivulet_redeliveries_deduplicated_total", "Redelivered messages found in the log and dropped.", "counter", "", float64(bs.Deduped.Load())},
-		{"rivulet_dropped_total", "Messages dropped.", "counter", `{reason="qos0_queue_full"}`, float64(bs.Dropped.Load())},
-		{"rivulet_source_blocked_seconds_total", "Time sources spent blocked on a full queue.", "counter", "", time.Duration(bs.BlockedNanos.Load()).Seconds()},
-		{"rivulet_log_full_seconds_total", "Time commits waited for the ingest log to get below its cap.", "counter", "", time.Duration(bs.FullNanos.Load()).Seconds()},
-		{"rivulet_last_batch_messages", "Messages in the last group commit.", "gauge", "", float64(bs.LastBatch.Load())},
-		{"rivulet_queue_messages", "Messages waiting for the batcher.", "gauge", "", float64(bs.Queued())},
-		{"rivulet_log_bytes", "Bytes on disk of the ingest log.", "gauge", "", float64(a.log.Size())},
-		{"rivulet_log_last_index", "Index of the newest ingest log entry.", "gauge", "", float64(a.log.LastIndex())},
-		{"rivulet_engine_index", "Index of the last entry the engine applied.", "gauge", "", float64(es.Index.Load())},
-		{"rivulet_engine_points_total", "Points the engine applied.", "counter", "", float64(es.Points.Load())},
-		{"rivulet_late_points_total", "Points that arrived after their window fired (dropped).", "counter", "", float64(es.Late.Load())},
-		{"rivulet_results_total", "Window results produced.", "counter", "", float64(es.Results.Load())},
-		{"rivulet_corrupt_records_total", "Damaged log records skipped (quarantined).", "counter", "", float64(es.Corrupt.Load())},
-		{"rivulet_checkpoints_total", "Checkpoints written.", "counter", "", float64(es.Checkpoints.Load())},
-		{"rivulet_quarantined_messages_total", "Messages that failed to decode, set aside in quarantine.", "counter", "", float64(a.quarantine.Count())},
-		{"go_goroutines", "Goroutines.", "gauge", "", float64(runtime.NumGoroutine())},
+type label struct{ key, value string }
+
+// series is the sample's name and labels as the text format writes them,
+// e.g. rivulet_outbox_entries{sink="cloud"}; /api/status keys its numbers
+// by it too.
+func (m metric) series() string {
+	if len(m.labels) == 0 {
+		return m.name + m.suffix
 	}
-	ms = append(ms, a.sourceMetrics()...)
-	ms = append(ms, a.sinkMetrics()...)
-	names := make([]string, 0, len(a.outboxes))
-	for name := range a.outboxes {
-		names = append(names, name)
+	parts := make([]string, len(m.labels))
+	for i, l := range m.labels {
+		parts[i] = l.key + `="` + escapeLabel(l.value) + `"`
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		n, b := a.outboxes[name].Backlog()
-		l := fmt.Sprintf(`{sink=%q}`, name)
-		ms = append(ms,
-			metric{"rivulet_outbox_entries", "Outbox entries not yet delivered.", "gauge", l, float64(n)},
-			metric{"rivulet_outbox_bytes", "Outbox bytes not yet delivered.", "gauge", l, float64(b)})
-	}
-	return ms
+	return m.name + m.suffix + "{" + strings.Join(parts, ",") + "}"
 }
 
-func (a *agent) sourceMetrics() []metric {
-	var ms []metric
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+func escapeLabel(s string) string { return labelEscaper.Replace(s) }
+
+// sample is one reading of everything the agent reports. /metrics and
+// /api/status both render a sample, so they cannot disagree.
+type sample struct {
+	at      time.Time
+	metrics []metric
+	sinks   []forward.RunnerStats // in the order of cfg.Sinks
+}
+
+// metricSet accumulates metrics; add takes label keys and values in turn.
+type metricSet []metric
+
+func (ms *metricSet) add(name, kind, help string, v float64, kv ...string) {
+	m := metric{name: name, kind: kind, help: help, value: v}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m.labels = append(m.labels, label{kv[i], kv[i+1]})
+	}
+	*ms = append(*ms, m)
+}
+
+// histogram adds the samples of h; scale converts its unit (e.g. ns to s).
+func (ms *metricSet) histogram(name, help string, h *batcher.Histogram, scale float64) {
+	counts, sum := h.Snapshot()
+	var cum uint64
+	for i, c := range counts {
+		cum += c
+		le := "+Inf"
+		if i < len(h.Bounds()) {
+			le = strconv.FormatFloat(float64(h.Bounds()[i])*scale, 'g', -1, 64)
+		}
+		*ms = append(*ms, metric{name: name, kind: "histogram", help: help, suffix: "_bucket",
+			labels: []label{{"le", le}}, value: float64(cum)})
+	}
+	*ms = append(*ms,
+		metric{name: name, kind: "histogram", help: help, suffix: "_sum", value: float64(sum) * scale},
+		metric{name: name, kind: "histogram", help: help, suffix: "_count", value: float64(cum)})
+}
+
+// collect reads the agent's counters. It reads atomics and snapshots only
+// and may run concurrently with the pipeline.
+func (a *agent) collect() *sample {
+	s := &sample{at: time.Now()}
+	var ms metricSet
+	ms.add("rivulet_build_info", "gauge", "Always 1; the labels tell the build.", 1, "version", version, "commit", commit)
+	ms.add("process_start_time_seconds", "gauge", "Start time of the process, in seconds since the epoch.",
+		float64(processStart.UnixNano())/1e9)
+	a.batcherMetrics(&ms)
+	a.engineMetrics(&ms, s.at)
+	a.sourceMetrics(&ms)
+	s.sinks = a.sinkMetrics(&ms, s.at)
+	runtimeMetrics(&ms)
+	s.metrics = ms
+	return s
+}
+
+func (a *agent) batcherMetrics(ms *metricSet) {
+	bs := a.batcher.Stats()
+	ms.add("rivulet_messages_total", "counter", "MQTT messages committed to the ingest log (and acked).", float64(bs.Messages.Load()))
+	ms.add("rivulet_points_total", "counter", "Points committed to the ingest log.", float64(bs.Points.Load()))
+	ms.add("rivulet_batches_total", "counter", "Group commits.", float64(bs.Batches.Load()))
+	ms.add("rivulet_syncs_total", "counter", "fsyncs of the ingest log.", float64(bs.Syncs.Load()))
+	ms.add("rivulet_heartbeats_total", "counter", "Heartbeat entries written while idle.", float64(bs.Heartbeats.Load()))
+	ms.add("rivulet_redeliveries_deduplicated_total", "counter", "Redelivered messages found in the log and dropped.", float64(bs.Deduped.Load()))
+	// Drops are counted in messages. Late points are points, dropped after
+	// the log, and have their own counter (rivulet_late_points_total).
+	const dropped = "Messages that never reached the ingest log, by reason: qos0_queue_full (lost), quarantined (payload undecodable or unrouted, kept in data_dir/quarantine)."
+	quarantined := float64(a.quarantine.Count())
+	ms.add("rivulet_dropped_total", "counter", dropped, float64(bs.Dropped.Load()), "reason", "qos0_queue_full")
+	ms.add("rivulet_dropped_total", "counter", dropped, quarantined, "reason", "quarantined")
+	ms.add("rivulet_quarantined_messages_total", "counter", "Messages that failed to decode or matched no topic rule, set aside in quarantine.", quarantined)
+	ms.add("rivulet_source_blocked_seconds_total", "counter", "Time sources spent blocked on a full queue.", time.Duration(bs.BlockedNanos.Load()).Seconds())
+	ms.add("rivulet_log_full_seconds_total", "counter", "Time commits waited for the ingest log to get below its cap.", time.Duration(bs.FullNanos.Load()).Seconds())
+	ms.add("rivulet_last_batch_messages", "gauge", "Messages in the last group commit.", float64(bs.LastBatch.Load()))
+	ms.add("rivulet_queue_messages", "gauge", "Messages waiting for the batcher.", float64(bs.Queued()))
+	ms.histogram("rivulet_batch_messages", "Messages per group commit.", bs.BatchSize, 1)
+	ms.histogram("rivulet_ack_latency_seconds", "Time from queueing the oldest message of a group commit to its ack (durable in the log).", bs.AckLatency, 1e-9)
+}
+
+func (a *agent) engineMetrics(ms *metricSet, now time.Time) {
+	es := a.engine.Stats()
+	first, last := a.log.FirstIndex(), a.log.LastIndex()
+	entries := 0.0
+	if last >= first && last > 0 {
+		entries = float64(last - first + 1)
+	}
+	ms.add("rivulet_log_bytes", "gauge", "Bytes on disk of the ingest log.", float64(a.log.Size()))
+	ms.add("rivulet_log_entries", "gauge", "Entries in the ingest log (not yet truncated by a checkpoint).", entries)
+	ms.add("rivulet_log_last_index", "gauge", "Index of the newest ingest log entry.", float64(last))
+	ms.add("rivulet_engine_index", "gauge", "Index of the last entry the engine applied.", float64(es.Index.Load()))
+	ms.add("rivulet_engine_points_total", "counter", "Points the engine applied.", float64(es.Points.Load()))
+	ms.add("rivulet_late_points_total", "counter", "Points that arrived after their window fired (dropped).", float64(es.Late.Load()))
+	ms.add("rivulet_results_total", "counter", "Window results produced.", float64(es.Results.Load()))
+	ms.add("rivulet_corrupt_records_total", "counter", "Damaged log records skipped (quarantined).", float64(es.Corrupt.Load()))
+	ms.add("rivulet_checkpoints_total", "counter", "Checkpoints written.", float64(es.Checkpoints.Load()))
+	since := processStart
+	if t := es.LastCheckpoint.Load(); t != 0 {
+		since = time.Unix(0, t)
+	}
+	ms.add("rivulet_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint (since the start before this process wrote one).", max(0, now.Sub(since).Seconds()))
+	ms.add("rivulet_open_windows", "gauge", "Windows open, summed over the pipeline steps.", float64(es.Windows.Load()))
+	ms.add("rivulet_open_series", "gauge", "Keyed window states open (one per window and group), summed over the pipeline steps.", float64(es.Series.Load()))
+}
+
+func (a *agent) sourceMetrics(ms *metricSet) {
 	for _, src := range a.sources {
-		st, l := src.Stats(), fmt.Sprintf(`{source=%q}`, src.Name())
+		st, n := src.Stats(), src.Name()
 		up := 0.0
 		if st.Connected {
 			up = 1
 		}
-		ms = append(ms,
-			metric{"rivulet_source_up", "1 while the source is connected to its broker.", "gauge", l, up},
-			metric{"rivulet_source_messages_total", "Messages received from the broker.", "counter", l, float64(st.Received)},
-			metric{"rivulet_source_decode_errors_total", "Messages quarantined because their payload did not decode.", "counter", l, float64(st.DecodeErrors)},
-			metric{"rivulet_source_unrouted_total", "Messages quarantined because no topic rule matched.", "counter", l, float64(st.Unrouted)},
-			metric{"rivulet_source_reconnects_total", "Reconnects to the broker.", "counter", l, float64(st.Reconnects)},
-			metric{"rivulet_source_unacked_messages", "QoS 1 messages received and not yet acked (waiting to be durable).", "gauge", l, float64(st.Unacked)})
+		ms.add("rivulet_source_up", "gauge", "1 while the source is connected to its broker.", up, "source", n)
+		ms.add("rivulet_source_messages_total", "counter", "Messages received from the broker.", float64(st.Received), "source", n)
+		ms.add("rivulet_source_decode_errors_total", "counter", "Messages quarantined because their payload did not decode.", float64(st.DecodeErrors), "source", n)
+		ms.add("rivulet_source_unrouted_total", "counter", "Messages quarantined because no topic rule matched.", float64(st.Unrouted), "source", n)
+		ms.add("rivulet_source_reconnects_total", "counter", "Reconnects to the broker.", float64(st.Reconnects), "source", n)
+		ms.add("rivulet_source_unacked_messages", "gauge", "QoS 1 messages received and not yet acked (waiting to be durable).", float64(st.Unacked), "source", n)
 	}
-	return ms
 }
 
-func (a *agent) sinkMetrics() []metric {
-	var ms []metric
+// sinkMetrics adds delivery and outbox metrics and returns the runners'
+// snapshots it read them from.
+func (a *agent) sinkMetrics(ms *metricSet, now time.Time) []forward.RunnerStats {
+	var out []forward.RunnerStats
 	for i, r := range a.runners {
-		st, l := r.Stats(), fmt.Sprintf(`{sink=%q}`, a.cfg.Sinks[i].Name)
-		ms = append(ms,
-			metric{"rivulet_sink_points_total", "Points delivered upstream.", "counter", l, float64(st.DeliveredPoints)},
-			metric{"rivulet_sink_requests_total", "Successful deliveries.", "counter", l, float64(st.DeliveredRequests)},
-			metric{"rivulet_sink_retries_total", "Failed delivery attempts that will be retried.", "counter", l, float64(st.Retries)},
-			metric{"rivulet_sink_dead_lettered_points_total", "Points the upstream rejected for good, kept in the dead-letter file.", "counter", l, float64(st.DeadLetteredPoints)},
-			metric{"rivulet_sink_consecutive_failures", "Delivery failures since the last success.", "gauge", l, float64(st.ConsecutiveFailures)})
+		st, n := r.Stats(), a.cfg.Sinks[i].Name
+		out = append(out, st)
+		ms.add("rivulet_sink_points_total", "counter", "Points delivered upstream.", float64(st.DeliveredPoints), "sink", n)
+		ms.add("rivulet_sink_requests_total", "counter", "Successful deliveries.", float64(st.DeliveredRequests), "sink", n)
+		ms.add("rivulet_sink_retries_total", "counter", "Failed delivery attempts that will be retried.", float64(st.Retries), "sink", n)
+		ms.add("rivulet_sink_dead_lettered_points_total", "counter", "Points the upstream rejected for good, kept in the dead-letter file.", float64(st.DeadLetteredPoints), "sink", n)
+		ms.add("rivulet_sink_consecutive_failures", "gauge", "Delivery failures since the last success.", float64(st.ConsecutiveFailures), "sink", n)
+		box := a.outboxes[n]
+		if box == nil {
+			continue
+		}
+		entries, size := box.Backlog()
+		age := 0.0
+		if t := box.Oldest(); !t.IsZero() {
+			age = max(0, now.Sub(t).Seconds())
+		}
+		ms.add("rivulet_outbox_entries", "gauge", "Outbox entries not yet delivered.", float64(entries), "sink", n)
+		ms.add("rivulet_outbox_bytes", "gauge", "Outbox bytes not yet delivered.", float64(size), "sink", n)
+		ms.add("rivulet_outbox_oldest_age_seconds", "gauge", "Seconds since the oldest undelivered outbox entry was appended (to the second; entries from before a restart count from the restart); 0 when empty.", age, "sink", n)
 	}
-	return ms
+	return out
+}
+
+// rtSamples are the runtime/metrics read on every collection; the reads
+// are cheap and do not stop the world.
+var (
+	rtMu      sync.Mutex
+	rtSamples = []metrics.Sample{
+		{Name: "/sched/goroutines:goroutines"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+	}
+)
+
+func runtimeMetrics(ms *metricSet) {
+	rtMu.Lock()
+	metrics.Read(rtSamples)
+	v := make([]float64, len(rtSamples))
+	for i, s := range rtSamples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			v[i] = float64(s.Value.Uint64())
+		}
+	}
+	rtMu.Unlock()
+	ms.add("go_goroutines", "gauge", "Goroutines.", v[0])
+	ms.add("go_memstats_heap_alloc_bytes", "gauge", "Bytes of allocated heap objects.", v[1])
+	ms.add("go_memstats_sys_bytes", "gauge", "Bytes of memory mapped by the Go runtime.", v[2])
+	ms.add("go_gc_cycles_total", "counter", "Completed GC cycles.", v[3])
+	if rss, ok := residentBytes(); ok {
+		ms.add("process_resident_memory_bytes", "gauge", "Resident memory of the process.", rss)
+	}
+}
+
+// residentBytes reads the resident set size from /proc (Linux only).
+func residentBytes() (float64, bool) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := bytes.Fields(b)
+	if len(f) < 2 {
+		return 0, false
+	}
+	pages, err := strconv.ParseUint(string(f[1]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return float64(pages) * float64(os.Getpagesize()), true
+}
+
+// writeMetrics writes ms in the Prometheus text format, the samples of each
+// family together, families in order of first appearance.
+func writeMetrics(w io.Writer, ms []metric) {
+	var order []string
+	families := map[string][]metric{}
+	for _, m := range ms {
+		if _, ok := families[m.name]; !ok {
+			order = append(order, m.name)
+		}
+		families[m.name] = append(families[m.name], m)
+	}
+	for _, name := range order {
+		f := families[name]
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, f[0].help, name, f[0].kind)
+		for _, m := range f {
+			fmt.Fprintf(w, "%s %s\n", m.series(), formatValue(m.value))
+		}
+	}
+}
+
+func formatValue(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
 // logStatus writes one summary line every interval, so that a person
@@ -118,41 +296,4 @@ func (a *agent) logStatus(ctx context.Context, every time.Duration) error {
 			"results", es.Results.Load(), "late_points", es.Late.Load(), "quarantined", a.quarantine.Count(),
 			"outbox_backlog", backlog, "log_bytes", a.log.Size())
 	}
-}
-
-func writeMetrics(w io.Writer, ms []metric) {
-	seen := map[string]bool{}
-	for _, m := range ms {
-		if !seen[m.name] {
-			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.kind)
-			seen[m.name] = true
-		}
-		fmt.Fprintf(w, "%s%s %g\n", m.name, m.labels, m.value)
-	}
-}
-
-// serveHTTP serves /metrics and /healthz on addr until ctx is done.
-func (a *agent) serveHTTP(ctx context.Context, addr string, logger *slog.Logger) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		writeMetrics(w, a.collect())
-	})
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("http listen %s: %w", addr, err)
-	}
-	logger.Info("metrics listening", "addr", ln.Addr().String())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }

@@ -50,7 +50,12 @@ func TestMetricsAndDamagedRestart(t *testing.T) {
 	out := filepath.Join(dir, "results.lp")
 	want := expected(rs, time.Second, "temp_1s")
 	waitFor(t, 30*time.Second, "results", func() bool { return len(results(t, out)) >= len(want) })
-	m := scrape(t, web)
+	// The file sink writes before the runner counts the delivery.
+	var m map[string]float64
+	waitFor(t, 10*time.Second, "the delivery to be counted", func() bool {
+		m = scrape(t, web)
+		return m[`rivulet_sink_points_total{sink="local"}`] >= float64(len(want))
+	})
 	for name, v := range map[string]float64{
 		"rivulet_messages_total":                                float64(len(rs)),
 		"rivulet_points_total":                                  float64(len(rs)),
