@@ -162,12 +162,19 @@ func (e *Engine) Stats() *Stats { return &e.stats }
 func (e *Engine) Run(ctx context.Context) error {
 	tick := time.NewTicker(e.cfg.Checkpoint.Interval)
 	defer tick.Stop()
+	failures := 0
 	for {
 		if err := e.catchUp(ctx); err != nil && ctx.Err() == nil {
-			e.logger.Error("engine stalled; retrying", "err", err)
+			if failures%30 == 0 { // the first failure, then about every 30 s
+				e.logger.Error("engine stalled; retrying every second", "err", err, "failures", failures+1)
+			}
+			failures++
 			if !sleepCtx(ctx, time.Second) {
 				continue
 			}
+		} else if failures > 0 {
+			e.logger.Info("engine resumed", "failures", failures)
+			failures = 0
 		}
 		select {
 		case <-ctx.Done():
