@@ -255,7 +255,6 @@ func (a *agent) run(ctx context.Context) error {
 	case <-failed:
 		a.logger.Error("a stage failed; shutting down")
 	}
-	logNotifyFailure(a.logger, "STOPPING=1")
 	errs := []error{sources.stop(), bat.stop(), eng.stop()}
 	bs, es := a.batcher.Stats(), a.engine.Stats()
 	a.logger.Info("pipeline drained", "messages", bs.Messages.Load(), "results", es.Results.Load(),

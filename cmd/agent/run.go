@@ -70,6 +70,12 @@ func runOnce(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdou
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var next *config.Config
+	go func() {
+		<-runCtx.Done()
+		if ctx.Err() != nil { // the final shutdown, not a reload
+			logNotifyFailure(logger, "STOPPING=1")
+		}
+	}()
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 
 // TestSystemdNotify plays systemd: it listens on a notify socket, starts the
 // agent with NOTIFY_SOCKET and a 200 ms watchdog, and expects READY=1 after
-// the source connected, watchdog pings while it runs, and STOPPING=1.
+// the source connected, watchdog pings while it runs, RELOADING=1 and READY=1
+// on SIGHUP, and STOPPING=1 only at the end.
 func TestSystemdNotify(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
@@ -59,6 +61,13 @@ func TestSystemdNotify(t *testing.T) {
 	}
 	mu.Unlock()
 	waitFor(t, 10*time.Second, "watchdog pings", func() bool { return count("WATCHDOG=1") >= 3 })
+	// A reload is RELOADING=1 then READY=1 again, never STOPPING=1: systemd
+	// would take the service for stopping.
+	agent.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 20*time.Second, "RELOADING=1 then READY=1", func() bool { return count("RELOADING=1") == 1 && count("READY=1") == 2 })
+	if n := count("STOPPING=1"); n != 0 {
+		t.Fatalf("STOPPING=1 sent %d times during a reload", n)
+	}
 	agent.stop(t)
 	waitFor(t, 5*time.Second, "STOPPING=1", func() bool { return count("STOPPING=1") == 1 })
 }
