@@ -64,16 +64,26 @@ func (ss *session) post(ev event) bool {
 
 // onConnect runs after every connect and reconnect: it subscribes, again,
 // then tells the handler.
+//
+// The source counts as connected (Stats, the log line, Connected(true))
+// only once the broker has confirmed the subscriptions: before that,
+// messages published to the topics may not be kept for this session, so
+// nothing that waits for "connected" may start publishing earlier.
 func (ss *session) onConnect(c paho.Client) {
 	s := ss.s
 	n := s.stats.connects.Add(1)
-	s.logger.Info("connected to broker", "broker", s.cfg.Broker, "reconnect", n > 1, "persistent_session", s.persistent)
+	if !ss.subscribe(c) {
+		return
+	}
+	s.logger.Info("connected to broker", "broker", s.cfg.Broker, "reconnect", n > 1, "persistent_session", s.persistent,
+		"subscribed", len(s.filters))
 	ss.connected.Store(true)
-	ss.subscribe(c)
 	ss.post(event{up: true})
 }
 
-func (ss *session) subscribe(c paho.Client) {
+// subscribe subscribes to every filter and reports whether the broker
+// confirmed them all.
+func (ss *session) subscribe(c paho.Client) bool {
 	s := ss.s
 	tok := c.SubscribeMultiple(s.filters, nil)
 	t := time.NewTimer(subscribeTimeout)
@@ -83,25 +93,28 @@ func (ss *session) subscribe(c paho.Client) {
 	case <-t.C:
 		s.stats.subscribeErrors.Add(1)
 		s.logger.Error("subscribe timed out", "filters", len(s.filters))
-		return
+		return false
 	case <-ss.closing:
-		return
+		return false
 	}
 	if err := tok.Error(); err != nil {
 		s.stats.subscribeErrors.Add(1)
 		s.logger.Error("subscribe failed", "err", err)
-		return
+		return false
 	}
 	st, _ := tok.(*paho.SubscribeToken)
 	if st == nil {
-		return
+		return true
 	}
+	ok := true
 	for filter, code := range st.Result() {
 		if code > 2 { // 0x80: the broker refused this filter
 			s.stats.subscribeErrors.Add(1)
 			s.logger.Error("broker refused subscription", "filter", filter, "code", code)
+			ok = false
 		}
 	}
+	return ok
 }
 
 // onLost runs when the connection drops; paho then reconnects by itself.
