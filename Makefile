@@ -5,7 +5,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: build test demo lint cross bench clean
+.PHONY: build test demo lint cross bench clean deb check-unit packaging install
 
 ## build: the static, stripped binary at bin/rivulet
 build:
@@ -34,6 +34,26 @@ cross:
 	GOOS=linux GOARCH=arm GOARM=7 $(BUILD) -o dist/rivulet-linux-armv7 ./cmd/agent
 	GOOS=linux GOARCH=arm GOARM=6 $(BUILD) -o dist/rivulet-linux-armv6 ./cmd/agent
 	@ls -l dist/
+
+## deb: .deb packages in dist/ for amd64, arm64 and armhf (the armhf one
+## carries the ARMv6 binary, so it installs on every Raspberry Pi)
+deb: cross
+	bash scripts/deb.sh
+
+## check-unit: systemd-analyze verify + security exposure <= 2.5 of the unit
+check-unit:
+	bash scripts/check-unit.sh
+
+## packaging: the packaging checks of CI (qemu runs of the ARM binaries,
+## the .debs installed and purged, install.sh, the unit); root, Debian
+packaging:
+	bash scripts/ci-packaging.sh
+
+## install: install.sh with bin/rivulet (PREFIX=/usr/local; DESTDIR=dir to
+## install under another root)
+PREFIX ?= /usr/local
+install: build
+	sh scripts/install.sh --binary bin/rivulet --prefix $(PREFIX) $(if $(DESTDIR),--root $(DESTDIR))
 
 ## bench: the throughput benchmark against mosquitto (see BENCHMARKS.md)
 bench:
