@@ -57,8 +57,8 @@ check() {
 	return 1
 }
 summary() {
-	echo "packaging: $npass passed, $nfail failed, $nskip skipped ($SECONDS s)"
-	[[ $nfail == 0 ]] && echo "packaging: PASS" || echo "packaging: FAIL"
+	[[ $nfail == 0 ]] && echo "packaging: PASS in $SECONDS s" || echo "packaging: FAIL after $SECONDS s"
+	echo "packaging: $npass passed, $nfail failed, $nskip skipped"
 	exit $((nfail > 0))
 }
 
