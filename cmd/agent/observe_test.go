@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -116,5 +117,31 @@ func damageTail(t *testing.T, dir string, junk []byte) {
 	defer f.Close()
 	if _, err := f.Write(junk); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBusyMetricsPort: the status page's port is taken by something else.
+// The agent says so and keeps processing; monitoring never stops ingestion.
+func TestBusyMetricsPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	broker := ingesttest.Mosquitto(t, "max_queued_messages 0")
+	agent := startAgent(t, siteConfig(t, dir, broker, "", ""), "RIVULET_HTTP_LISTEN="+busy.Addr().String())
+	waitSubscribed(t, agent)
+	rs := readings(1, 1, 100, 4)
+	if err := publish(context.Background(), broker, "pub-busy", rs, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := expected(rs, time.Second, "temp_1s")
+	out := filepath.Join(dir, "results.lp")
+	waitFor(t, 30*time.Second, "results", func() bool { return len(results(t, out)) >= len(want) })
+	agent.stop(t)
+	compare(t, results(t, out), want)
+	if !strings.Contains(agent.output(), "cannot serve the status page and metrics") {
+		t.Errorf("the busy port was not reported:\n%s", agent.output())
 	}
 }

@@ -27,9 +27,9 @@ var webAssets embed.FS
 // serveHTTP serves, on addr until ctx is done: / (the status page),
 // /api/status (its JSON), /metrics (Prometheus text), /healthz and /readyz.
 func (a *agent) serveHTTP(ctx context.Context, addr string, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("http listen %s: %w", addr, err)
+	ln := listenRetrying(ctx, addr, logger)
+	if ln == nil {
+		return nil
 	}
 	logger.Info("status page, metrics and health listening", "addr", ln.Addr().String(),
 		"page", "http://"+ln.Addr().String()+"/")
@@ -254,4 +254,25 @@ func redactError(msg string) string {
 		return msg
 	}
 	return strings.Join(f, " ")
+}
+
+// listenRetrying listens on addr, retrying every 10 s while the address is
+// taken or invalid: the status page and metrics must never stop the
+// pipeline. It returns nil when ctx is done first.
+func listenRetrying(ctx context.Context, addr string, logger *slog.Logger) net.Listener {
+	for attempt := 0; ; attempt++ {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			return ln
+		}
+		if attempt%30 == 0 {
+			logger.Error("cannot serve the status page and metrics; the pipeline runs on, retrying every 10 s",
+				"addr", addr, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Second):
+		}
+	}
 }
