@@ -260,3 +260,36 @@ func TestHeartbeatsAndEpochs(t *testing.T) {
 		last = e.IngestTime
 	}
 }
+
+// TestLogCapHoldsAcks: at the log's size cap the batcher neither writes nor
+// acks (the broker keeps the messages) and never drops anything; once a
+// checkpoint frees space it commits and acks.
+func TestLogCapHoldsAcks(t *testing.T) {
+	log := &fakeLog{full: true}
+	b := New(testConfig(), log, Options{Fsync: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- b.Run(ctx) }()
+	var acked sync.WaitGroup
+	acked.Add(1)
+	b.Handle(msg(1, 1, func(*ingest.Message) { acked.Done() }))
+	time.Sleep(100 * time.Millisecond) // the batcher is waiting for room
+	if n := log.LastIndex(); n != 0 {
+		t.Fatalf("%d entries written while the log was full", n)
+	}
+	log.mu.Lock()
+	log.full = false
+	log.mu.Unlock()
+	acked.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if b.Stats().FullNanos.Load() == 0 {
+		t.Error("time at the cap not counted")
+	}
+	if len(log.entries) < 2 || !bytes.Contains(log.entries[len(log.entries)-1].Points, []byte("f=1i")) {
+		t.Errorf("the held message was not written after room was made: %d entries", len(log.entries))
+	}
+}
