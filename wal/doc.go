@@ -41,5 +41,12 @@
 // damaged newest one is quarantined and the older one is used. The ingest
 // log may be truncated only below Floor.
 //
+// # Views
+//
+// OpenView, OutboxView, ListCheckpoints and ReadCheckpoint read what is on
+// disk without tidwall and without writing a byte: damage is reported along
+// with what the next Open would cut, and nothing is repaired or
+// quarantined. They are for inspection and replay while no agent runs.
+//
 // Files are created 0600 and directories 0700.
 package wal
