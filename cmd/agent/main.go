@@ -34,6 +34,8 @@ usage:
                                     show what data_dir holds, without changing it (agent stopped)
   rivulet replay   --config FILE --to FILE [--from N] [--flush]
                                     run the retained ingest log through the config's pipeline into FILE
+  rivulet outbox status --config FILE [--json]
+                                    each sink's backlog, oldest result, last error and next retry
   rivulet version                   print the version
 `
 
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "outbox":
+		return cmdOutbox(ctx, args[1:], stdout, stderr)
 	case "simulate":
 		return cmdSimulate(ctx, args[1:], stdout, stderr)
 	case "inspect":
