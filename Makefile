@@ -5,7 +5,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: build test demo lint cross bench clean deb check-unit packaging install
+.PHONY: build test demo lint cross bench bench-mqtt clean deb check-unit packaging install
 
 ## build: the static, stripped binary at bin/rivulet
 build:
@@ -55,8 +55,13 @@ PREFIX ?= /usr/local
 install: build
 	sh scripts/install.sh --binary bin/rivulet --prefix $(PREFIX) $(if $(DESTDIR),--root $(DESTDIR))
 
-## bench: the throughput benchmark against mosquitto (see BENCHMARKS.md)
+## bench: the micro-benchmarks of every stage (ns/op, allocs/op, points/s;
+## see BENCHMARKS.md)
 bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-mqtt: the throughput benchmark against mosquitto (see BENCHMARKS.md)
+bench-mqtt:
 	bash scripts/bench.sh
 
 clean:

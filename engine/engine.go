@@ -67,6 +67,7 @@ type Engine struct {
 	wake      chan struct{}
 	entry     wal.Entry
 	enc       point.Encoder
+	dec       point.Decoder
 	line      []byte
 	stats     Stats
 }
@@ -265,7 +266,7 @@ func (e *Engine) Apply(idx uint64, ent *wal.Entry) {
 }
 
 func (e *Engine) applyPoints(ent *wal.Entry) {
-	err := point.Parse(ent.Points, func(p *point.Point) error {
+	err := e.dec.Parse(ent.Points, func(p *point.Point) error {
 		e.stats.Points.Add(1)
 		t := p.Time
 		if t == 0 {

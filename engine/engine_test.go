@@ -437,3 +437,23 @@ func TestRestoreKeepsOnlyUnchangedSteps(t *testing.T) {
 		})
 	}
 }
+
+// TestBorrowedStringsCopied checks that window state keeps no string that
+// aliases a log entry: the engine parses with borrowed strings, and the
+// entry's buffer is reused for the next read.
+func TestBorrowedStringsCopied(t *testing.T) {
+	e := newTestEngine(t, &memLog{}, &memOutbox{}, &memCkpt{})
+	box := e.outboxes["out"].(*memOutbox)
+	buf := []byte(fmt.Sprintf("temperature,zone=a value=1 %d\n", base+sec))
+	e.Apply(1, &wal.Entry{Kind: wal.KindBatch, IngestTime: 100 * sec, Points: buf})
+	copy(buf, bytes.Repeat([]byte("q"), len(buf))) // as the next Read would
+	e.Apply(2, &wal.Entry{Kind: wal.KindBatch, IngestTime: 101 * sec,
+		Points: []byte(fmt.Sprintf("temperature,zone=a value=3 %d\n", base+20*sec))})
+	if err := e.flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "t10,site=s1,zone=a value_count=1i,value_sum=1,value_mean=1,value_min=1,value_max=1,value_first=1,value_last=1 1700000000000000000\n"
+	if string(box.lines) != want {
+		t.Fatalf("results:\n%s\nwant:\n%s", box.lines, want)
+	}
+}

@@ -25,6 +25,7 @@ type step struct {
 	set         *window.Set[*group]
 	late        uint64
 	scratch     []fieldValue
+	keyBuf      []byte
 }
 
 // group is the state of one window for one group of series.
@@ -66,7 +67,8 @@ func signature(c StepConfig) string {
 
 // add folds point p with event time t, seen at processing time proc, into
 // its window. A point whose window has already fired is late: counted and
-// dropped.
+// dropped. p's strings may be borrowed (point.Decoder): add copies those it
+// keeps, when it creates a group or a field state.
 func (s *step) add(p *point.Point, t, proc int64) {
 	if s.measurement != "" && p.Measurement != s.measurement {
 		return
@@ -86,40 +88,36 @@ func (s *step) add(p *point.Point, t, proc int64) {
 	if len(s.scratch) == 0 {
 		return
 	}
-	key := s.key(p)
-	g := s.set.Get(start, key, func() *group { return s.newGroup(p) })
+	s.keyBuf = s.appendKey(s.keyBuf[:0], p)
+	g := s.set.GetBytes(start, s.keyBuf, func() *group { return s.newGroup(p) })
 	for _, fv := range s.scratch {
 		st := g.Fields[fv.key]
 		if st == nil {
 			st = &ops.State{}
-			g.Fields[fv.key] = st
+			g.Fields[strings.Clone(fv.key)] = st
 		}
 		st.Add(fv.v, t)
 	}
 }
 
-// key identifies p's group: the values of the group_by tags, with absent
-// tags distinct from empty ones.
-func (s *step) key(p *point.Point) string {
-	if len(s.groupBy) == 0 {
-		return ""
-	}
-	var b strings.Builder
+// appendKey appends the key of p's group to b: the values of the group_by
+// tags, with absent tags distinct from empty ones.
+func (s *step) appendKey(b []byte, p *point.Point) []byte {
 	for _, k := range s.groupBy {
 		if v, ok := p.Tag(k); ok {
-			b.WriteByte(1)
-			b.WriteString(v)
+			b = append(b, 1)
+			b = append(b, v...)
 		}
-		b.WriteByte(0)
+		b = append(b, 0)
 	}
-	return b.String()
+	return b
 }
 
 func (s *step) newGroup(p *point.Point) *group {
 	g := &group{Fields: map[string]*ops.State{}}
 	for _, k := range s.groupBy {
 		if v, ok := p.Tag(k); ok {
-			g.Tags = append(g.Tags, point.Tag{Key: k, Value: v})
+			g.Tags = append(g.Tags, point.Tag{Key: k, Value: strings.Clone(v)})
 		}
 	}
 	sort.Slice(g.Tags, func(i, j int) bool { return g.Tags[i].Key < g.Tags[j].Key })

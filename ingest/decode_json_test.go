@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"math"
-	"strconv"
 	"testing"
 )
 
@@ -101,42 +100,5 @@ func TestScaleDecimal(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("scaleDecimal(%s, %d) = %d, %v; want %d, %v", tc.in, tc.mul, got, ok, tc.want, tc.ok)
 		}
-	}
-}
-
-func BenchmarkDecode(b *testing.B) {
-	cases := []struct {
-		name, format, payload string
-		json                  JSONConfig
-	}{
-		{"value", "value", "21.5", JSONConfig{}},
-		{"influx", "influx", "env,room=kitchen temp=21.5,hum=40 1700000000000000000", JSONConfig{}},
-		{"json", "json", `{"ts":1700000000,"room":"kitchen","temp":21.5,"hum":40}`,
-			JSONConfig{TimeField: "ts", TagFields: []string{"room"}}},
-	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			tc := DefaultTopic()
-			tc.Filter, tc.Format, tc.JSON = "site/+/+", c.format, c.json
-			if c.format != "influx" {
-				tc.Measurement = "env"
-			}
-			tc.Tags = map[string]string{"site": "{1}"}
-			r, err := NewRule(tc)
-			if err != nil {
-				b.Fatal(err)
-			}
-			payload := []byte(c.payload)
-			var buf []byte
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if buf, _, err = r.Decode("site/home/env", payload, buf[:0]); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
-			_ = strconv.Itoa(len(buf))
-		})
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 )
@@ -64,7 +66,10 @@ func (p *Point) Tag(key string) (string, bool) {
 
 // SortTags sorts the tags by key; later duplicates win.
 func (p *Point) SortTags() {
-	sort.SliceStable(p.Tags, func(i, j int) bool { return p.Tags[i].Key < p.Tags[j].Key })
+	if slices.IsSortedFunc(p.Tags, compareTags) && !hasDupKeys(p.Tags) {
+		return
+	}
+	slices.SortStableFunc(p.Tags, compareTags)
 	out := p.Tags[:0]
 	for i, t := range p.Tags {
 		if i+1 < len(p.Tags) && p.Tags[i+1].Key == t.Key {
@@ -73,6 +78,18 @@ func (p *Point) SortTags() {
 		out = append(out, t)
 	}
 	p.Tags = out
+}
+
+func compareTags(a, b Tag) int { return strings.Compare(a.Key, b.Key) }
+
+// hasDupKeys reports whether sorted tags hold a key twice.
+func hasDupKeys(tags []Tag) bool {
+	for i := 1; i < len(tags); i++ {
+		if tags[i].Key == tags[i-1].Key {
+			return true
+		}
+	}
+	return false
 }
 
 // AddField appends a field. It does not check for duplicates.
@@ -155,10 +172,14 @@ func Parse(data []byte, fn func(p *Point) error) error {
 
 // ParsePrecision is Parse with timestamps in the given precision.
 func ParsePrecision(data []byte, prec lineprotocol.Precision, fn func(p *Point) error) error {
+	return parse(data, prec, copyString, fn)
+}
+
+func parse(data []byte, prec lineprotocol.Precision, str func([]byte) string, fn func(p *Point) error) error {
 	dec := lineprotocol.NewDecoderWithBytes(data)
 	var p Point
 	for line := 1; dec.Next(); line++ {
-		if err := decodeLine(dec, prec, &p); err != nil {
+		if err := decodeLine(dec, prec, str, &p); err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
 		if err := fn(&p); err != nil {
@@ -168,12 +189,57 @@ func ParsePrecision(data []byte, prec lineprotocol.Precision, fn func(p *Point) 
 	return nil
 }
 
-func decodeLine(dec *lineprotocol.Decoder, prec lineprotocol.Precision, p *Point) error {
+func copyString(b []byte) string { return string(b) }
+
+// Decoder parses line protocol like Parse without allocating per point:
+// the measurement, tag and field strings of the point passed to fn share
+// memory with data (or, for a token with escapes, with the parser's
+// buffer), so they are valid only until fn returns and data must not change
+// meanwhile. fn must copy with strings.Clone every string it keeps. The
+// zero value is ready to use; a Decoder is not safe for concurrent use.
+type Decoder struct {
+	p      Point
+	lo, hi uintptr // the address range of data
+}
+
+// Parse is the package-level Parse with borrowed strings.
+func (d *Decoder) Parse(data []byte, fn func(p *Point) error) error {
+	if len(data) == 0 {
+		return nil
+	}
+	d.lo = uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	d.hi = d.lo + uintptr(len(data))
+	dec := lineprotocol.NewDecoderWithBytes(data)
+	for line := 1; dec.Next(); line++ {
+		if err := decodeLine(dec, lineprotocol.Nanosecond, d.str, &d.p); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if err := fn(&d.p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// str borrows b when it lies inside data, which the parser never writes
+// to; a token the parser unescaped lives in a buffer it reuses within the
+// line, so it is copied.
+func (d *Decoder) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if a := uintptr(unsafe.Pointer(unsafe.SliceData(b))); a < d.lo || a+uintptr(len(b)) > d.hi {
+		return string(b)
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+func decodeLine(dec *lineprotocol.Decoder, prec lineprotocol.Precision, str func([]byte) string, p *Point) error {
 	m, err := dec.Measurement()
 	if err != nil {
 		return err
 	}
-	p.Measurement = string(m)
+	p.Measurement = str(m)
 	p.Tags, p.Fields, p.Time = p.Tags[:0], p.Fields[:0], 0
 	for {
 		k, v, err := dec.NextTag()
@@ -183,7 +249,7 @@ func decodeLine(dec *lineprotocol.Decoder, prec lineprotocol.Precision, p *Point
 		if k == nil {
 			break
 		}
-		p.Tags = append(p.Tags, Tag{Key: string(k), Value: string(v)})
+		p.Tags = append(p.Tags, Tag{Key: str(k), Value: str(v)})
 	}
 	for {
 		k, v, err := dec.NextField()
@@ -193,7 +259,7 @@ func decodeLine(dec *lineprotocol.Decoder, prec lineprotocol.Precision, p *Point
 		if k == nil {
 			break
 		}
-		p.Fields = append(p.Fields, Field{Key: string(k), Value: v})
+		p.Fields = append(p.Fields, Field{Key: str(k), Value: v})
 	}
 	if len(p.Fields) == 0 {
 		return ErrNoFields

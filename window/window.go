@@ -106,6 +106,22 @@ func (s *Set[S]) Get(start int64, key string, mk func() S) S {
 	return st
 }
 
+// GetBytes is Get with the key as bytes. It allocates the key string only
+// when it creates the state, so looking up an existing state is free.
+func (s *Set[S]) GetBytes(start int64, key []byte, mk func() S) S {
+	w := s.windows[start]
+	if w == nil {
+		w = map[string]S{}
+		s.windows[start] = w
+	}
+	st, ok := w[string(key)]
+	if !ok {
+		st = mk()
+		w[string(key)] = st
+	}
+	return st
+}
+
 // Len returns the number of open windows and of keyed states in them.
 func (s *Set[S]) Len() (windows, states int) {
 	for _, w := range s.windows {

@@ -1,0 +1,98 @@
+package ingest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func benchRule(b *testing.B, tc TopicConfig) *Rule {
+	b.Helper()
+	r, err := NewRule(tc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+func influxPayload(n int) []byte {
+	var s strings.Builder
+	for i := range n {
+		fmt.Fprintf(&s, "climate,room=r%d temperature=%d.5,humidity=4%d.25 %d\n",
+			i%5, 20+i%5, i%10, 1_700_000_000_000_000_000+int64(i)*1e9)
+	}
+	return []byte(s.String())
+}
+
+// BenchmarkDecode measures Rule.Decode per payload format, with the topic
+// templates of a typical site.
+func BenchmarkDecode(b *testing.B) {
+	tags := map[string]string{"site": "gh1", "device": "{2}"}
+	tests := []struct {
+		name    string
+		tc      TopicConfig
+		payload []byte
+		points  int
+	}{
+		{"value", TopicConfig{Filter: "sensors/+/+/temperature", Format: "value", QoS: -1,
+			Measurement: "temperature", Tags: tags}, []byte("21.5"), 1},
+		{"influx/lines=1", TopicConfig{Filter: "sensors/+/+/temperature", Format: "influx", QoS: -1, Tags: tags},
+			influxPayload(1), 1},
+		{"influx/lines=50", TopicConfig{Filter: "sensors/+/+/temperature", Format: "influx", QoS: -1, Tags: tags},
+			influxPayload(50), 50},
+		{"json", TopicConfig{Filter: "sensors/+/+/temperature", Format: "json", QoS: -1, Measurement: "climate", Tags: tags,
+			JSON: JSONConfig{TimeField: "ts", TimeFormat: "unix_ms", TagFields: []string{"room"}}},
+			[]byte(`{"ts":1700000000000,"room":"r1","temperature":21.5,"humidity":40.25,"battery":{"v":3.1,"pct":87}}`), 1},
+	}
+	const topic = "sensors/zone1/dev0042/temperature"
+	for _, tt := range tests {
+		b.Run(tt.name, func(b *testing.B) {
+			r := benchRule(b, tt.tc)
+			var out []byte
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tt.payload)))
+			for b.Loop() {
+				var n int
+				var err error
+				if out, n, err = r.Decode(topic, tt.payload, out[:0]); err != nil || n != tt.points {
+					b.Fatalf("%d points, %v", n, err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*float64(tt.points)/b.Elapsed().Seconds(), "points/s")
+		})
+	}
+}
+
+// BenchmarkRoute measures topic mapping: Router.Route over several rules,
+// then rendering the measurement and tag templates of the rule it picks.
+func BenchmarkRoute(b *testing.B) {
+	var topics []TopicConfig
+	for i := range 8 {
+		topics = append(topics, TopicConfig{Filter: fmt.Sprintf("plant%d/+/+/#", i), Format: "value", QoS: -1,
+			Measurement: "{3}", Tags: map[string]string{"zone": "{1}", "device": "{2}", "line": "L{1}-{2}"}})
+	}
+	rt, err := NewRouter(topics)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tests := []struct{ name, topic string }{
+		{"first_rule", "plant0/z1/dev0042/temperature"},
+		{"last_rule", "plant7/z1/dev0042/temperature"},
+	}
+	for _, tt := range tests {
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := rt.Route(tt.topic)
+				if r == nil {
+					b.Fatal("no rule")
+				}
+				d := decoder{rule: r, topic: tt.topic}
+				if err := d.prepare(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
+		})
+	}
+}
