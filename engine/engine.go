@@ -266,25 +266,37 @@ func (e *Engine) Apply(idx uint64, ent *wal.Entry) {
 }
 
 func (e *Engine) applyPoints(ent *wal.Entry) {
+	// The counters are shared with readers: add them once per entry, not
+	// once per point and step.
+	var points uint64
+	lateBefore := e.lateTotal()
 	err := e.dec.Parse(ent.Points, func(p *point.Point) error {
-		e.stats.Points.Add(1)
+		points++
 		t := p.Time
 		if t == 0 {
 			t = ent.IngestTime
 		}
 		for _, s := range e.steps {
-			before := s.late
 			s.add(p, t, e.proc)
-			e.stats.Late.Add(s.late - before)
 		}
 		return nil
 	})
+	e.stats.Points.Add(points)
+	e.stats.Late.Add(e.lateTotal() - lateBefore)
 	if err != nil {
 		// Ingest wrote these lines itself; a parse failure means damage that
 		// passed the checksum, which is reported, not fatal.
 		e.stats.Corrupt.Add(1)
 		e.logger.Error("undecodable points in log entry", "err", err)
 	}
+}
+
+// lateTotal sums the late points counted by every step.
+func (e *Engine) lateTotal() (n uint64) {
+	for _, s := range e.steps {
+		n += s.late
+	}
+	return n
 }
 
 // emit queues result p, produced by entry idx, for every sink of step s
