@@ -191,7 +191,9 @@ func (c *Config) checkNames(ps *problems) {
 	}
 }
 
-// checkRoutes checks that every pipeline[i].to[j] names a sink, once.
+// checkRoutes checks that every sink list of a step names sinks, once each,
+// that every from names the ingest stream or an earlier step, and that
+// every step's output goes somewhere.
 func (c *Config) checkRoutes(ps *problems) {
 	var names []string
 	for _, s := range c.Sinks {
@@ -203,15 +205,30 @@ func (c *Config) checkRoutes(ps *problems) {
 	if len(names) > 0 {
 		known = "sinks: " + strings.Join(names, ", ")
 	}
+	read := map[string]bool{}
 	for i, s := range c.Pipeline {
-		for j, to := range s.To {
-			path := fmt.Sprintf("pipeline[%d].to[%d]", i, j)
-			switch {
-			case !slices.Contains(names, to):
-				ps.add(path, fmt.Sprintf("unknown sink %q (%s)", to, known))
-			case slices.Contains(s.To[:j], to):
-				ps.add(path, fmt.Sprintf("duplicate sink %q", to))
+		for key, list := range map[string][]string{"to": s.To, "pass_to": s.PassTo, "window.late_to": s.Window.LateTo} {
+			for j, to := range list {
+				path := fmt.Sprintf("pipeline[%d].%s[%d]", i, key, j)
+				switch {
+				case !slices.Contains(names, to):
+					ps.add(path, fmt.Sprintf("unknown sink %q (%s)", to, known))
+				case slices.Contains(list[:j], to):
+					ps.add(path, fmt.Sprintf("duplicate sink %q", to))
+				}
 			}
+		}
+		if src := s.Source(); src != engine.Input {
+			earlier := slices.ContainsFunc(c.Pipeline[:i], func(o engine.StepConfig) bool { return o.Name == src })
+			if !earlier {
+				ps.add(fmt.Sprintf("pipeline[%d].from", i), fmt.Sprintf("must be %q or the name of an earlier step, got %q", engine.Input, src))
+			}
+			read[src] = true
+		}
+	}
+	for i, s := range c.Pipeline {
+		if len(s.To) == 0 && len(s.PassTo) == 0 && !read[s.Name] {
+			ps.add(fmt.Sprintf("pipeline[%d].to", i), "at least one sink is required (or a later step reading it with from)")
 		}
 	}
 }

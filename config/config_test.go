@@ -163,14 +163,16 @@ func TestValidation(t *testing.T) {
 		},
 		{
 			name:  "bad aggregate",
-			edits: []string{"measurement: temp, to:", "measurement: temp, aggregates: [mean, median], to:"},
-			want: []string{`pipeline[0].aggregates[1]: unknown aggregate "median" ` +
-				"(known: count, sum, mean, min, max, first, last)"},
+			edits: []string{"measurement: temp, to:", "measurement: temp, aggregates: [mean, average], to:"},
+			want: []string{`pipeline[0].aggregates[1]: unknown aggregate "average" ` +
+				"(known: count, sum, mean, min, max, first, last, spread, stddev, variance, " +
+				"median, pNN (0<NN<100, e.g. p95, p99.9), percentile(NN), rate, integral, " +
+				"distinct, distinct(tag), topk(k,tag))"},
 		},
 		{
 			name:  "bad window type",
 			edits: []string{"measurement: temp, to:", "measurement: temp, window: {type: sliding}, to:"},
-			want:  []string{`pipeline[0].window.type: must be tumbling, got "sliding"`},
+			want:  []string{`pipeline[0].window.type: must be tumbling, hopping, session or count, got "sliding"`},
 		},
 		{
 			name:  "list expected",
@@ -339,7 +341,7 @@ func TestListItemDefaults(t *testing.T) {
 	win.Size = 5 * time.Minute
 	// The file's list replaces the default aggregates instead of overwriting
 	// its first item.
-	if got := c.Pipeline[1]; !slices.Equal(got.Aggregates, []string{"last"}) || got.Window != win {
+	if got := c.Pipeline[1]; !slices.Equal(got.Aggregates, []string{"last"}) || !reflect.DeepEqual(got.Window, win) {
 		t.Errorf("pipeline[1] = %+v", got)
 	}
 }
@@ -406,6 +408,8 @@ func TestConfigTypes(t *testing.T) {
 				}
 				walk(joinPath(path, keyName(f)), f.Type)
 			}
+		case typ.Kind() == reflect.Pointer && typ.Elem().Kind() == reflect.Struct:
+			walk(path, typ.Elem())
 		case typ.Kind() == reflect.Slice:
 			if e := typ.Elem(); e.Kind() == reflect.Struct && itemDefaults[e] == nil {
 				t.Errorf("%s: no item defaults for %s", path, e)

@@ -15,9 +15,12 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 
+	"github.com/rivulet-edge/rivulet/detect"
 	"github.com/rivulet-edge/rivulet/engine"
 	"github.com/rivulet-edge/rivulet/forward"
 	"github.com/rivulet-edge/rivulet/ingest"
+	"github.com/rivulet-edge/rivulet/series"
+	"github.com/rivulet-edge/rivulet/transform"
 	"github.com/rivulet-edge/rivulet/wal"
 )
 
@@ -29,6 +32,10 @@ var itemDefaults = map[reflect.Type]func() any{
 	reflect.TypeFor[ingest.TopicConfig](): func() any { return ingest.DefaultTopic() },
 	reflect.TypeFor[engine.StepConfig]():  func() any { return engine.DefaultStep() },
 	reflect.TypeFor[forward.Config]():     func() any { return forward.DefaultConfig() },
+	// Optional blocks of a step start from their package's defaults.
+	reflect.TypeFor[series.Config]():          func() any { return series.DefaultConfig() },
+	reflect.TypeFor[detect.Config]():          func() any { return detect.DefaultConfig() },
+	reflect.TypeFor[transform.EnrichConfig](): func() any { return transform.EnrichConfig{} },
 }
 
 var (
@@ -62,6 +69,17 @@ func (d *decoder) value(path string, raw any, dst reflect.Value) {
 		d.scalar(path, raw, dst)
 	case t.Kind() == reflect.Struct:
 		d.structure(path, raw, dst)
+	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
+		// An optional block: present in the file means non-nil, starting
+		// from its type's defaults.
+		if dst.IsNil() {
+			v := reflect.New(t.Elem())
+			if def, ok := itemDefaults[t.Elem()]; ok {
+				v.Elem().Set(reflect.ValueOf(def()))
+			}
+			dst.Set(v)
+		}
+		d.structure(path, raw, dst.Elem())
 	case t.Kind() == reflect.Slice:
 		d.list(path, raw, dst)
 	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:

@@ -57,7 +57,7 @@ func BenchmarkApply(b *testing.B) {
 			for i := range ents { // open every window
 				e.Apply(uint64(i+1), &ents[i])
 			}
-			if _, st := e.steps[0].set.Len(); st != series {
+			if _, st := e.steps[0].len(); st != series {
 				b.Fatalf("%d series open, want %d", st, series)
 			}
 			b.ReportAllocs()
@@ -81,7 +81,6 @@ func BenchmarkApply(b *testing.B) {
 func BenchmarkFire(b *testing.B) {
 	for _, series := range []int{10, 10_000} {
 		b.Run(fmt.Sprintf("series=%d", series), func(b *testing.B) {
-			s := newStep(benchStep())
 			lines := benchLines(0, series, series)
 			var enc point.Encoder
 			var out []byte
@@ -94,13 +93,16 @@ func BenchmarkFire(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				s = newStep(benchStep())
-				if err := point.Parse(lines, func(p *point.Point) error { s.add(p, p.Time, benchStart+sec); return nil }); err != nil {
+				op, err := newGridOp(benchStep().normalized(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := point.Parse(lines, func(p *point.Point) error { op.Add(p, p.Time, benchStart+sec, nil); return nil }); err != nil {
 					b.Fatal(err)
 				}
 				out = out[:0]
 				b.StartTimer()
-				s.fire(benchStart+time.Hour.Nanoseconds(), "s1", emit)
+				op.Advance(benchStart+time.Hour.Nanoseconds(), emit)
 			}
 			if n := strings.Count(string(out), "\n"); n != series {
 				b.Fatalf("%d results, want %d", n, series)

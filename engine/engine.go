@@ -59,6 +59,9 @@ type Engine struct {
 	ckpt      Checkpointer
 	logger    *slog.Logger
 	steps     []*step
+	inputs    []*step // the steps that read the ingest stream
+	cur       uint64  // index of the entry being applied
+	out       point.Point
 	next      uint64 // index of the next entry to apply
 	proc      int64  // processing time: highest ingest time applied
 	hwm       map[string]uint64
@@ -92,20 +95,36 @@ type Stats struct {
 }
 
 // New builds an engine. outboxes must hold one outbox per sink named in the
-// steps' To lists.
+// steps' To, PassTo and LateTo lists, and every step's From must name the
+// ingest stream or an earlier step.
 func New(cfg Config, log Log, outboxes map[string]Outbox, ckpt Checkpointer, logger *slog.Logger) (*Engine, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{cfg: cfg, log: log, outboxes: outboxes, ckpt: ckpt, logger: logger,
 		hwm: map[string]uint64{}, pending: map[string]*pendingOut{}, wake: make(chan struct{}, 1)}
+	byName := map[string]*step{}
 	for _, sc := range cfg.Steps {
-		for _, to := range sc.To {
-			if outboxes[to] == nil {
-				return nil, fmt.Errorf("step %s: no outbox for sink %q", sc.Name, to)
+		for _, list := range [][]string{sc.To, sc.PassTo, sc.Window.LateTo} {
+			for _, to := range list {
+				if outboxes[to] == nil {
+					return nil, fmt.Errorf("step %s: no outbox for sink %q", sc.Name, to)
+				}
 			}
 		}
-		e.steps = append(e.steps, newStep(sc))
+		s, err := newStep(e, sc)
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", sc.Name, err)
+		}
+		if src := sc.Source(); src == Input {
+			e.inputs = append(e.inputs, s)
+		} else if up := byName[src]; up != nil {
+			up.consumers = append(up.consumers, s)
+		} else {
+			return nil, fmt.Errorf("step %s: from %q is not an earlier step", sc.Name, src)
+		}
+		byName[sc.Name] = s
+		e.steps = append(e.steps, s)
 	}
 	for name, o := range outboxes {
 		e.hwm[name] = o.HighWater()
@@ -223,7 +242,7 @@ func (e *Engine) catchUp(ctx context.Context) error {
 func (e *Engine) countOpen() {
 	var windows, series int
 	for _, s := range e.steps {
-		w, st := s.set.Len()
+		w, st := s.len()
 		windows, series = windows+w, series+st
 	}
 	e.stats.Windows.Store(int64(windows))
@@ -249,40 +268,42 @@ func (e *Engine) applyIndex(idx uint64) error {
 // that drive the engine without a log.
 func (e *Engine) Apply(idx uint64, ent *wal.Entry) {
 	e.stats.Entries.Add(1)
+	e.cur = idx
 	if ent.IngestTime > e.proc {
 		e.proc = ent.IngestTime
 	}
+	lateBefore := e.lateTotal()
 	switch ent.Kind {
 	case wal.KindEpoch:
 		for _, s := range e.steps {
-			s.wm.Epoch(e.proc)
+			if s.op != nil {
+				s.op.Epoch(e.proc)
+			}
 		}
 	case wal.KindBatch:
 		e.applyPoints(ent)
 	}
 	for _, s := range e.steps {
-		s.fire(e.proc, e.cfg.Site, func(p *point.Point) { e.emit(idx, s, p) })
+		s.advance(e.proc)
 	}
+	// The counters are shared with readers: add them once per entry.
+	e.stats.Late.Add(e.lateTotal() - lateBefore)
 }
 
 func (e *Engine) applyPoints(ent *wal.Entry) {
-	// The counters are shared with readers: add them once per entry, not
-	// once per point and step.
 	var points uint64
-	lateBefore := e.lateTotal()
 	err := e.dec.Parse(ent.Points, func(p *point.Point) error {
 		points++
 		t := p.Time
 		if t == 0 {
 			t = ent.IngestTime
 		}
-		for _, s := range e.steps {
-			s.add(p, t, e.proc)
+		for _, s := range e.inputs {
+			s.in(p, t, e.proc)
 		}
 		return nil
 	})
 	e.stats.Points.Add(points)
-	e.stats.Late.Add(e.lateTotal() - lateBefore)
 	if err != nil {
 		// Ingest wrote these lines itself; a parse failure means damage that
 		// passed the checksum, which is reported, not fatal.
@@ -294,23 +315,42 @@ func (e *Engine) applyPoints(ent *wal.Entry) {
 // lateTotal sums the late points counted by every step.
 func (e *Engine) lateTotal() (n uint64) {
 	for _, s := range e.steps {
-		n += s.late
+		n += s.counts().late()
 	}
 	return n
 }
 
-// emit queues result p, produced by entry idx, for every sink of step s
-// whose outbox does not already hold the results of idx.
-func (e *Engine) emit(idx uint64, s *step, p *point.Point) {
+// route queues p for sinks; see routeAt.
+func (e *Engine) route(sinks []string, p *point.Point) { e.routeAt(sinks, p, p.Time) }
+
+// routeAt queues point p with event time t (used when p has no timestamp)
+// for every sink in sinks whose outbox does not already hold the results
+// of the entry being applied. Every point written gets the site tag.
+func (e *Engine) routeAt(sinks []string, p *point.Point, t int64) {
+	if len(sinks) == 0 {
+		return
+	}
+	q := p
+	if _, ok := p.Tag("site"); (!ok && e.cfg.Site != "") || p.Time == 0 {
+		e.out.Measurement, e.out.Fields, e.out.Time = p.Measurement, p.Fields, p.Time
+		if e.out.Time == 0 {
+			e.out.Time = t
+		}
+		e.out.Tags = append(e.out.Tags[:0], p.Tags...)
+		if _, ok := p.Tag("site"); !ok && e.cfg.Site != "" {
+			e.out.SetTag("site", e.cfg.Site)
+		}
+		q = &e.out
+	}
 	var err error
-	e.line, err = e.enc.Append(e.line[:0], p)
+	e.line, err = e.enc.Append(e.line[:0], q)
 	if err != nil {
-		e.logger.Error("unencodable result", "step", s.name, "err", err)
+		e.logger.Error("unencodable result", "measurement", p.Measurement, "err", err)
 		return
 	}
 	e.stats.Results.Add(1)
-	for _, sink := range s.to {
-		if idx <= e.hwm[sink] {
+	for _, sink := range sinks {
+		if e.cur <= e.hwm[sink] {
 			e.stats.Skipped.Add(1)
 			continue
 		}
@@ -319,7 +359,7 @@ func (e *Engine) emit(idx uint64, s *step, p *point.Point) {
 			po = &pendingOut{}
 			e.pending[sink] = po
 		}
-		po.index = idx
+		po.index = e.cur
 		po.lines = append(po.lines, e.line...)
 	}
 }

@@ -416,7 +416,8 @@ func TestRestoreKeepsOnlyUnchangedSteps(t *testing.T) {
 		edit  func(*StepConfig)
 		state int
 	}{
-		{"aggregates and delay changed", func(c *StepConfig) { c.Aggregates = []string{"sum"}; c.Window.MaxDelay = time.Second }, 1},
+		{"delay and sinks changed", func(c *StepConfig) { c.Window.MaxDelay = time.Second; c.To = []string{"out2"} }, 1},
+		{"aggregates changed", func(c *StepConfig) { c.Aggregates = []string{"sum", "p95"} }, 0},
 		{"window size changed", func(c *StepConfig) { c.Window.Size = time.Minute }, 0},
 		{"grouping changed", func(c *StepConfig) { c.GroupBy = nil }, 0},
 	} {
@@ -424,14 +425,14 @@ func TestRestoreKeepsOnlyUnchangedSteps(t *testing.T) {
 			sc := stepConfig()
 			tc.edit(&sc)
 			e2, err := New(Config{Steps: []StepConfig{sc}, Checkpoint: DefaultCheckpoint()}, log,
-				map[string]Outbox{"out": &memOutbox{}}, ck, nil)
+				map[string]Outbox{"out": &memOutbox{}, "out2": &memOutbox{}}, ck, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := e2.Recover(); err != nil {
 				t.Fatal(err)
 			}
-			if _, states := e2.steps[0].set.Len(); states != tc.state {
+			if _, states := e2.steps[0].len(); states != tc.state {
 				t.Fatalf("restored %d window states, want %d", states, tc.state)
 			}
 		})

@@ -8,7 +8,8 @@ import (
 )
 
 // stateVersion is bumped when the checkpoint layout changes incompatibly.
-const stateVersion = 1
+// Version 1 (tumbling windows only) is still read: see restoreV1.
+const stateVersion = 2
 
 // state is the checkpointed engine state: everything results depend on.
 type state struct {
@@ -19,31 +20,39 @@ type state struct {
 }
 
 type stepState struct {
-	Name      string           `json:"name"`
-	Sig       string           `json:"sig"`
-	Watermark window.Watermark `json:"watermark"`
-	Late      uint64           `json:"late"`
-	Windows   []windowState    `json:"windows"`
+	Name string `json:"name"`
+	Sig  string `json:"sig"`
+	Kind string `json:"kind"`
+	// Summary fields, for inspect: written with the state, never read back
+	// by the engine.
+	Watermark *window.Watermark `json:"watermark,omitempty"`
+	Late      uint64            `json:"late"`
+	Windows   []WindowSummary   `json:"windows,omitempty"`
+	Series    int               `json:"series"`
+	// State is the operator's own checkpoint.
+	State json.RawMessage `json:"state,omitempty"`
 }
 
-type windowState struct {
-	Start  int64    `json:"start"`
-	Keys   []string `json:"keys"`
-	Groups []*group `json:"groups"`
+// summarizer is implemented by operators with a watermark and windows.
+type summarizer interface {
+	summary() (*window.Watermark, []WindowSummary)
 }
 
 func (e *Engine) snapshot(idx uint64) ([]byte, error) {
 	st := state{Version: stateVersion, Index: idx, Proc: e.proc}
 	for _, s := range e.steps {
-		ss := stepState{Name: s.name, Sig: s.sig, Watermark: s.wm, Late: s.late}
-		s.set.Each(func(start int64, key string, g *group) {
-			if n := len(ss.Windows); n == 0 || ss.Windows[n-1].Start != start {
-				ss.Windows = append(ss.Windows, windowState{Start: start})
+		ss := stepState{Name: s.name, Sig: s.sig, Kind: s.kind, Late: s.counts().late()}
+		_, ss.Series = s.len()
+		if s.op != nil {
+			if sm, ok := s.op.(summarizer); ok {
+				ss.Watermark, ss.Windows = sm.summary()
 			}
-			w := &ss.Windows[len(ss.Windows)-1]
-			w.Keys = append(w.Keys, key)
-			w.Groups = append(w.Groups, g)
-		})
+			data, err := s.op.MarshalJSON()
+			if err != nil {
+				return nil, fmt.Errorf("encode checkpoint of step %s: %w", s.name, err)
+			}
+			ss.State = data
+		}
 		st.Steps = append(st.Steps, ss)
 	}
 	data, err := json.Marshal(&st)
@@ -60,8 +69,12 @@ func (e *Engine) restore(data []byte) error {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return fmt.Errorf("decode: %w", err)
 	}
-	if st.Version != stateVersion {
-		return fmt.Errorf("state version %d, this build reads %d", st.Version, stateVersion)
+	switch st.Version {
+	case 1:
+		return e.restoreV1(data)
+	case stateVersion:
+	default:
+		return fmt.Errorf("state version %d, this build reads up to %d", st.Version, stateVersion)
 	}
 	e.proc = st.Proc
 	byName := map[string]*step{}
@@ -70,22 +83,14 @@ func (e *Engine) restore(data []byte) error {
 	}
 	for _, ss := range st.Steps {
 		s := byName[ss.Name]
-		if s == nil {
-			e.logger.Warn("checkpoint holds a step that is no longer configured; its open windows are dropped", "step", ss.Name)
-			continue
-		}
-		if ss.Sig != s.sig {
-			e.logger.Warn("step changed its input, window or grouping; it starts with no open windows", "step", ss.Name)
-			continue
-		}
-		// The window sizes and delays come from the config; the progress
-		// comes from the checkpoint.
-		s.wm.MaxEvent, s.wm.Active, s.wm.Value = ss.Watermark.MaxEvent, ss.Watermark.Active, ss.Watermark.Value
-		s.late = ss.Late
-		for _, w := range ss.Windows {
-			for i, key := range w.Keys {
-				g := w.Groups[i]
-				s.set.Get(w.Start, key, func() *group { return g })
+		switch {
+		case s == nil:
+			e.logger.Warn("checkpoint holds a step that is no longer configured; its state is dropped", "step", ss.Name)
+		case ss.Sig != s.sig:
+			e.logger.Warn("step changed its input, kind or state settings; it starts with no state", "step", ss.Name)
+		case s.op != nil && len(ss.State) > 0:
+			if err := s.op.UnmarshalJSON(ss.State); err != nil {
+				return fmt.Errorf("step %s: %w", ss.Name, err)
 			}
 		}
 	}
@@ -104,6 +109,9 @@ type Summary struct {
 // StepSummary is one step of a Summary.
 type StepSummary struct {
 	Name      string
+	Kind      string
+	// Series is the number of keyed states the step holds.
+	Series    int
 	Watermark window.Watermark
 	Late      uint64
 	Windows   []WindowSummary
@@ -112,8 +120,8 @@ type StepSummary struct {
 // WindowSummary is one open window: its start and how many groups (series)
 // it holds.
 type WindowSummary struct {
-	Start  int64
-	Series int
+	Start  int64 `json:"start"`
+	Series int   `json:"series"`
 }
 
 // Summarize decodes checkpoint state as saved by the engine.
@@ -122,14 +130,19 @@ func Summarize(data []byte) (*Summary, error) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return nil, fmt.Errorf("decode engine state: %w", err)
 	}
+	if st.Version == 1 {
+		return summarizeV1(data)
+	}
 	if st.Version != stateVersion {
-		return nil, fmt.Errorf("engine state version %d, this build reads %d", st.Version, stateVersion)
+		return nil, fmt.Errorf("engine state version %d, this build reads up to %d", st.Version, stateVersion)
 	}
 	sum := &Summary{Index: st.Index, Proc: st.Proc}
 	for _, ss := range st.Steps {
-		step := StepSummary{Name: ss.Name, Watermark: ss.Watermark, Late: ss.Late}
-		for _, w := range ss.Windows {
-			step.Windows = append(step.Windows, WindowSummary{Start: w.Start, Series: len(w.Keys)})
+		step := StepSummary{Name: ss.Name, Kind: ss.Kind, Late: ss.Late, Series: ss.Series, Windows: ss.Windows}
+		if ss.Watermark != nil {
+			step.Watermark = *ss.Watermark
+		} else {
+			step.Watermark = window.NewWatermark(0, 0)
 		}
 		sum.Steps = append(sum.Steps, step)
 	}
@@ -142,6 +155,9 @@ func (s *Summary) Open() (windows, series int) {
 		windows += len(st.Windows)
 		for _, w := range st.Windows {
 			series += w.Series
+		}
+		if len(st.Windows) == 0 {
+			series += st.Series
 		}
 	}
 	return windows, series

@@ -2,167 +2,199 @@ package engine
 
 import (
 	"fmt"
-	"sort"
+	"math"
 	"strings"
 
-	"github.com/influxdata/line-protocol/v2/lineprotocol"
-	"github.com/rivulet-edge/rivulet/ops"
+	"github.com/rivulet-edge/rivulet/detect"
 	"github.com/rivulet-edge/rivulet/point"
+	"github.com/rivulet-edge/rivulet/series"
+	"github.com/rivulet-edge/rivulet/transform"
 	"github.com/rivulet-edge/rivulet/window"
 )
 
-// step runs one pipeline step: input filter, tumbling event-time windows
-// keyed by the group_by tags, incremental aggregates per numeric field.
+// step runs one pipeline step: the input filter and stateless operators,
+// then the step's operator (none for a transform step). Its output goes to
+// its sinks and to the steps that read from it.
 type step struct {
 	name        string
+	kind        string
 	sig         string
+	sigV1       string // the signature a version 1 checkpoint used
 	measurement string
-	groupBy     []string
-	aggs        []ops.Agg
-	to          []string
-	win         window.Tumbling
-	wm          window.Watermark
-	set         *window.Set[*group]
-	late        uint64
-	scratch     []fieldValue
-	keyBuf      []byte
+	prog        *transform.Program // nil without stateless operators
+	op          operator           // nil for a transform step
+	to, passTo  []string
+	lateTo      []string
+	consumers   []*step
+	// errors counts points the stateless operators failed on.
+	errors uint64
+
+	// the current input's event time, for the transform callback
+	curT, curProc int64
+	eng           *Engine
 }
 
-// group is the state of one window for one group of series.
-type group struct {
-	Tags   []point.Tag           `json:"tags,omitempty"`
-	Fields map[string]*ops.State `json:"fields"`
-}
-
-type fieldValue struct {
-	key string
-	v   float64
-}
-
-func newStep(c StepConfig) *step {
-	s := &step{
-		name:        c.Name,
-		sig:         signature(c),
-		measurement: c.Measurement,
-		groupBy:     c.GroupBy,
-		to:          c.To,
-		win:         window.NewTumbling(c.Window.Size),
-		wm:          window.NewWatermark(c.Window.MaxDelay, c.Window.IdleTimeout),
-		set:         window.NewSet[*group](),
+func newStep(e *Engine, c StepConfig) (*step, error) {
+	c = c.normalized()
+	s := &step{name: c.Name, kind: c.Kind(), sig: signature(c), sigV1: sigV1(c), measurement: c.Measurement,
+		to: c.To, passTo: c.PassTo, lateTo: c.Window.LateTo, eng: e}
+	if tc := c.Transform(); !tc.Empty() {
+		prog, err := transform.Compile(tc)
+		if err != nil {
+			return nil, err
+		}
+		s.prog = prog
 	}
-	for _, name := range c.Aggregates {
-		a, _ := ops.ParseAgg(name) // validated by StepConfig.Validate
-		s.aggs = append(s.aggs, a)
+	var side emitFunc
+	if len(s.lateTo) > 0 {
+		side = func(p *point.Point) { e.route(s.lateTo, p) }
 	}
-	return s
+	var err error
+	switch s.kind {
+	case KindWindow:
+		switch c.Window.Kind() {
+		case window.KindSession:
+			s.op, err = newSessionOp(c, side)
+		case window.KindCount:
+			s.op, err = newCountOp(c)
+		default:
+			s.op, err = newGridOp(c, side)
+		}
+	case KindStateful:
+		var o *series.Op
+		o, err = series.New(c.Name, *c.Stateful)
+		s.op = seriesOp{o}
+	case KindDetect:
+		var o *detect.Op
+		o, err = detect.New(c.Name, *c.Detect)
+		s.op = detectOp{o}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// signature identifies what a step's open windows mean: the input, the
-// window kind and size and the grouping. A checkpointed step is restored
-// only into a step with the same signature; delays, aggregates and sinks
-// may change freely, since the window state holds every aggregate.
+// normalized fills the keys a config file always sets but a StepConfig
+// built in code may leave zero.
+func (c StepConfig) normalized() StepConfig {
+	if c.MaxSeries <= 0 {
+		c.MaxSeries = math.MaxInt
+	}
+	if c.StateTTL <= 0 {
+		c.StateTTL = DefaultStep().StateTTL
+	}
+	if c.Window.Late == "" {
+		c.Window.Late = window.LateDrop
+	}
+	if c.Fill == "" {
+		c.Fill = "none"
+	}
+	return c
+}
+
+// signature identifies what a step's state means: its input, its kind and
+// the settings that shape its state. A checkpointed step is restored only
+// into a step with the same signature; delays, sinks and output settings
+// may change freely.
 func signature(c StepConfig) string {
-	return fmt.Sprintf("%s|%s|%d|%s", c.Measurement, c.Window.Type, c.Window.Size, strings.Join(c.GroupBy, ","))
+	parts := []string{c.Source(), c.Measurement, c.Kind(), fmt.Sprint(c.Transform())}
+	switch c.Kind() {
+	case KindWindow:
+		w := c.Window
+		parts = append(parts, w.Kind(), fmt.Sprint(w.Size, w.Slide, w.Gap, w.MaxDuration, w.Points, w.Every, w.Offset, w.TimeZone),
+			strings.Join(c.GroupBy, ","), strings.Join(c.aggregates(), ","))
+	case KindStateful:
+		parts = append(parts, fmt.Sprint(*c.Stateful))
+	case KindDetect:
+		parts = append(parts, fmt.Sprint(*c.Detect))
+	}
+	return strings.Join(parts, "|")
 }
 
-// add folds point p with event time t, seen at processing time proc, into
-// its window. A point whose window has already fired is late: counted and
-// dropped. p's strings may be borrowed (point.Decoder): add copies those it
-// keeps, when it creates a group or a field state.
-func (s *step) add(p *point.Point, t, proc int64) {
+// in receives one point of the step's input stream with event time t.
+func (s *step) in(p *point.Point, t, proc int64) {
 	if s.measurement != "" && p.Measurement != s.measurement {
 		return
 	}
-	s.wm.Observe(t, proc)
-	start := s.win.Start(t)
-	if s.wm.Value != window.None && s.win.End(start) <= s.wm.Value {
-		s.late++
+	if s.prog == nil {
+		s.process(p, t, proc)
 		return
 	}
-	s.scratch = s.scratch[:0]
-	for _, f := range p.Fields {
-		if v, ok := point.Float(f.Value); ok {
-			s.scratch = append(s.scratch, fieldValue{f.Key, v})
-		}
+	s.curT, s.curProc = t, proc
+	if err := s.prog.Apply(p, s.transformed); err != nil {
+		s.errors++
 	}
-	if len(s.scratch) == 0 {
+}
+
+func (s *step) transformed(q *point.Point) {
+	t := q.Time
+	if t == 0 {
+		t = s.curT
+	}
+	s.process(q, t, s.curProc)
+}
+
+// process runs one point through the step's operator.
+func (s *step) process(p *point.Point, t, proc int64) {
+	if len(s.passTo) > 0 {
+		s.eng.routeAt(s.passTo, p, t)
+	}
+	if s.op == nil {
+		s.output(p, t)
 		return
 	}
-	s.keyBuf = s.appendKey(s.keyBuf[:0], p)
-	g := s.set.GetBytes(start, s.keyBuf, func() *group { return s.newGroup(p) })
-	for _, fv := range s.scratch {
-		st := g.Fields[fv.key]
-		if st == nil {
-			st = &ops.State{}
-			g.Fields[strings.Clone(fv.key)] = st
-		}
-		st.Add(fv.v, t)
+	s.op.Add(p, t, proc, s.emit)
+}
+
+// emit is the emitFunc of the step's operator.
+func (s *step) emit(p *point.Point) { s.output(p, p.Time) }
+
+// output sends a point of the step's output stream to its sinks and to the
+// steps that read it.
+func (s *step) output(p *point.Point, t int64) {
+	s.eng.routeAt(s.to, p, t)
+	for _, c := range s.consumers {
+		c.in(p, t, s.eng.proc)
 	}
 }
 
-// appendKey appends the key of p's group to b: the values of the group_by
-// tags, with absent tags distinct from empty ones.
-func (s *step) appendKey(b []byte, p *point.Point) []byte {
-	for _, k := range s.groupBy {
-		if v, ok := p.Tag(k); ok {
-			b = append(b, 1)
-			b = append(b, v...)
-		}
-		b = append(b, 0)
+// advance fires what is due at proc; results flow downstream at once, so
+// later steps see them before their own advance.
+func (s *step) advance(proc int64) {
+	if s.op != nil {
+		s.op.Advance(proc, s.emit)
 	}
-	return b
 }
 
-func (s *step) newGroup(p *point.Point) *group {
-	g := &group{Fields: map[string]*ops.State{}}
-	for _, k := range s.groupBy {
-		if v, ok := p.Tag(k); ok {
-			g.Tags = append(g.Tags, point.Tag{Key: k, Value: strings.Clone(v)})
-		}
+func (s *step) len() (windows, series int) {
+	if s.op == nil {
+		return 0, 0
 	}
-	sort.Slice(g.Tags, func(i, j int) bool { return g.Tags[i].Key < g.Tags[j].Key })
-	return g
+	return s.op.Len()
 }
 
-// fire advances the watermark to processing time proc and emits every
-// window that it closes, in window then group order.
-func (s *step) fire(proc int64, site string, emit func(*point.Point)) {
-	wm := s.wm.Advance(proc)
-	if wm == window.None {
-		return
+func (s *step) counts() opCounts {
+	if s.op == nil {
+		return opCounts{}
 	}
-	s.set.Fire(wm, s.win.End, func(start int64, _ string, g *group) {
-		p := s.result(start, site, g)
-		if len(p.Fields) > 0 {
-			emit(&p)
-		}
-	})
+	return s.op.Counts()
 }
 
-// result builds the point of one closed window: measurement = step name,
-// tags = group tags + site, fields <field>_<agg>, time = window start.
-func (s *step) result(start int64, site string, g *group) point.Point {
-	p := point.Point{Measurement: s.name, Time: start}
-	p.Tags = append(p.Tags, g.Tags...)
-	if site != "" {
-		p.SetTag("site", site)
-	}
-	names := make([]string, 0, len(g.Fields))
-	for k := range g.Fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		st := g.Fields[name]
-		for _, a := range s.aggs {
-			if a == ops.Count {
-				p.AddField(name+"_count", lineprotocol.IntValue(st.N))
-				continue
-			}
-			if v, ok := lineprotocol.FloatValue(st.Value(a)); ok {
-				p.AddField(name+"_"+a.String(), v)
-			}
-		}
-	}
-	return p
+// seriesOp adapts a series.Op to operator.
+type seriesOp struct{ *series.Op }
+
+func (o seriesOp) Len() (int, int)    { return 0, o.Op.Len() }
+func (o seriesOp) Counts() opCounts {
+	return opCounts{Refused: o.Op.Dropped(), Expired: o.Op.Expired(), OutOfOrder: o.Op.OutOfOrder()}
 }
+func (o seriesOp) Add(p *point.Point, t, proc int64, emit emitFunc) { o.Op.Add(p, t, proc, emit) }
+func (o seriesOp) Advance(proc int64, emit emitFunc)               { o.Op.Advance(proc, emit) }
+
+// detectOp adapts a detect.Op to operator.
+type detectOp struct{ *detect.Op }
+
+func (o detectOp) Len() (int, int)    { return 0, o.Op.Len() }
+func (o detectOp) Counts() opCounts   { return opCounts{Refused: o.Op.Dropped()} }
+func (o detectOp) Add(p *point.Point, t, proc int64, emit emitFunc) { o.Op.Add(p, t, proc, emit) }
+func (o detectOp) Advance(proc int64, emit emitFunc)               { o.Op.Advance(proc, emit) }

@@ -12,22 +12,66 @@ import (
 // Config is one entry of the `sinks` list of a site config.
 type Config struct {
 	Name string `mapstructure:"name"`
-	// Type is influx, file or stdout.
+	// Type is influx, file, stdout, mqtt, http or kafka.
 	Type string `mapstructure:"type"`
 
 	// influx: URL is the full write endpoint, 1.x (/write?db=…) or 2.x
-	// (/api/v2/write?org=…&bucket=…).
-	URL          string        `mapstructure:"url"`
-	TokenFile    string        `mapstructure:"token_file"`
-	Username     string        `mapstructure:"username"`
-	PasswordFile string        `mapstructure:"password_file"`
-	Gzip         bool          `mapstructure:"gzip"`
-	Timeout      time.Duration `mapstructure:"timeout"`
+	// (/api/v2/write?org=…&bucket=…). http: the webhook's http(s) URL.
+	URL string `mapstructure:"url"`
+	// TokenFile holds the influx token, or the http bearer token.
+	TokenFile string `mapstructure:"token_file"`
+	// Username and PasswordFile: influx basic auth, the mqtt login, or the
+	// kafka SASL credentials.
+	Username     string `mapstructure:"username"`
+	PasswordFile string `mapstructure:"password_file"`
+	Gzip         bool   `mapstructure:"gzip"`
+	// Timeout bounds one delivery attempt of a batch: the request (influx,
+	// http, per request), connect + publish + every PUBACK (mqtt), or the
+	// produce of the whole batch (kafka).
+	Timeout time.Duration `mapstructure:"timeout"`
 
 	// file: Path of the current file; rotated to Path.1 … Path.N at MaxSize.
 	Path     string   `mapstructure:"path"`
 	MaxSize  wal.Size `mapstructure:"max_size"`
 	MaxFiles int      `mapstructure:"max_files"`
+
+	// mqtt, http, kafka: Format of the payload: json (the default), one
+	// object per point, {"measurement":…,"tags":{…},"fields":{…},
+	// "time":"<RFC 3339, ns, UTC>","ts":<Unix ns>}; or line (line protocol).
+	Format string `mapstructure:"format"`
+
+	// mqtt, kafka: Topic is a template, rendered per point: literal text
+	// and the placeholders {measurement}, {tag:NAME} and {NAME} (short for
+	// {tag:NAME}; {site} is the site tag every result carries), e.g.
+	// sites/{site}/alerts/{rule}. MissingTag stands in for a tag a point
+	// does not have (default "_"). Characters a topic level cannot hold
+	// become '_' (mqtt: / + # NUL; kafka: all but A-Z a-z 0-9 . _ -).
+	Topic      string `mapstructure:"topic"`
+	MissingTag string `mapstructure:"missing_tag"`
+	// mqtt, kafka, http (https only): TLS to the upstream.
+	TLS TLSConfig `mapstructure:"tls"`
+
+	// mqtt: Broker is tcp://, ssl://, mqtts://, tls://, ws:// or wss://;
+	// ClientID names the persistent session (required); KeepAlive is the
+	// MQTT keep-alive.
+	Broker    string        `mapstructure:"broker"`
+	ClientID  string        `mapstructure:"client_id"`
+	KeepAlive time.Duration `mapstructure:"keep_alive"`
+
+	// mqtt, http: Batch groups the points of a batch into one message per
+	// topic (mqtt) or one request (http, a JSON array); false sends one
+	// point per message or request. Default true.
+	Batch bool `mapstructure:"batch"`
+	// http: Headers are added to every request.
+	Headers map[string]string `mapstructure:"headers"`
+
+	// kafka: Brokers are the seed brokers, host:port. SASL is the
+	// mechanism for username/password_file: plain, scram-sha-256 or
+	// scram-sha-512 (empty: none). Compression is none, gzip, snappy
+	// (default), lz4 or zstd.
+	Brokers     []string `mapstructure:"brokers"`
+	SASL        string   `mapstructure:"sasl"`
+	Compression string   `mapstructure:"compression"`
 
 	// BatchPoints caps the points sent in one request.
 	BatchPoints int         `mapstructure:"batch_points"`
@@ -40,9 +84,24 @@ type RetryConfig struct {
 	Max     time.Duration `mapstructure:"max"`
 }
 
+// TLSConfig configures TLS or mutual TLS to an upstream. It has the shape
+// of ingest.TLSConfig (whose builder is not exported) plus Enabled, for
+// kafka, where no URL scheme says whether to use TLS.
+type TLSConfig struct {
+	// Enabled turns TLS on for kafka with no other key set (system CAs);
+	// mqtt and http follow the URL scheme.
+	Enabled            bool   `mapstructure:"enabled"`
+	CAFile             string `mapstructure:"ca_file"`
+	CertFile           string `mapstructure:"cert_file"`
+	KeyFile            string `mapstructure:"key_file"`
+	ServerName         string `mapstructure:"server_name"`
+	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify"`
+}
+
 // DefaultConfig returns the defaults for one sink.
 func DefaultConfig() Config {
 	return Config{Timeout: 10 * time.Second, MaxSize: 64 << 20, MaxFiles: 5, BatchPoints: 5000,
+		Format: "json", MissingTag: "_", KeepAlive: 30 * time.Second, Batch: true, Compression: "snappy",
 		Retry: RetryConfig{Initial: 500 * time.Millisecond, Max: time.Minute}}
 }
 
@@ -85,8 +144,14 @@ func (c Config) Validate() error {
 			add("max_files: must be at least 1, got %d", c.MaxFiles)
 		}
 	case "stdout":
+	case "mqtt":
+		errs = append(errs, c.validateMQTT()...)
+	case "http":
+		errs = append(errs, c.validateHTTP()...)
+	case "kafka":
+		errs = append(errs, c.validateKafka()...)
 	default:
-		add("type: must be influx, file or stdout, got %q", c.Type)
+		add("type: must be influx, file, stdout, mqtt, http or kafka, got %q", c.Type)
 	}
 	if c.BatchPoints < 1 {
 		add("batch_points: must be at least 1, got %d", c.BatchPoints)
@@ -98,4 +163,38 @@ func (c Config) Validate() error {
 		add("timeout: must be positive, got %s", c.Timeout)
 	}
 	return errors.Join(errs...)
+}
+
+// validateFormat checks format, shared by mqtt, http and kafka.
+func (c Config) validateFormat() []error {
+	if c.Format != "json" && c.Format != "line" {
+		return []error{fmt.Errorf("format: must be json or line, got %q", c.Format)}
+	}
+	return nil
+}
+
+// validateTLS checks the tls block; scheme says whether the URL asks for
+// TLS (always true for kafka, where Enabled decides).
+func (c Config) validateTLS(usesTLS bool, scheme string) []error {
+	var errs []error
+	if c.TLS != (TLSConfig{}) && !usesTLS {
+		errs = append(errs, fmt.Errorf("tls: set, but scheme %q does not use TLS", scheme))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls: cert_file and key_file must be set together"))
+	}
+	return errs
+}
+
+// validateCredentials checks username/password_file, which mqtt and kafka
+// share; token_file belongs to influx and http.
+func (c Config) validateCredentials() []error {
+	var errs []error
+	if c.PasswordFile != "" && c.Username == "" {
+		errs = append(errs, errors.New("password_file: needs username"))
+	}
+	if c.TokenFile != "" {
+		errs = append(errs, fmt.Errorf("token_file: not used by a %s sink (use username/password_file)", c.Type))
+	}
+	return errs
 }

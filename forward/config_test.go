@@ -36,7 +36,7 @@ func TestConfigValidate(t *testing.T) {
 		{"file without path", fileCfg(func(c *Config) { c.Path = "" }), "path: must be set"},
 		{"file zero max_size", fileCfg(func(c *Config) { c.MaxSize = 0 }), "max_size: must be positive"},
 		{"file zero max_files", fileCfg(func(c *Config) { c.MaxFiles = 0 }), "max_files: must be at least 1"},
-		{"unknown type", influx(func(c *Config) { c.Type = "kafka" }), "type: must be influx, file or stdout"},
+		{"unknown type", influx(func(c *Config) { c.Type = "amqp" }), "type: must be influx, file, stdout, mqtt, http or kafka"},
 		{"zero batch", influx(func(c *Config) { c.BatchPoints = 0 }), "batch_points"},
 		{"retry max below initial", influx(func(c *Config) { c.Retry.Max = c.Retry.Initial / 2 }), "retry: need"},
 		{"zero timeout", influx(func(c *Config) { c.Timeout = 0 }), "timeout: must be positive"},

@@ -2,6 +2,8 @@ package forward
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +39,12 @@ func New(cfg Config, logger *slog.Logger) (Sink, error) {
 		return newInflux(cfg, logger)
 	case "file":
 		return newFile(cfg)
+	case "mqtt":
+		return newMQTT(cfg, logger)
+	case "http":
+		return newHTTP(cfg, logger)
+	case "kafka":
+		return newKafka(cfg, logger)
 	default:
 		return NewStdout(os.Stdout), nil
 	}
@@ -54,6 +62,35 @@ func readSecret(key, path string) (string, error) {
 		return "", fmt.Errorf("%s: %s is empty", key, path)
 	}
 	return s, nil
+}
+
+// tlsConfig builds the client TLS configuration of c: the CA bundle to
+// verify the upstream with (the system pool when unset), a client
+// certificate for mutual TLS, the expected server name. It repeats ingest's
+// unexported builder, for the same keys.
+func tlsConfig(c TLSConfig, logger *slog.Logger) (*tls.Config, error) {
+	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file: no PEM certificate in %s", c.CAFile)
+		}
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	if c.InsecureSkipVerify {
+		logger.Warn("tls.insecure_skip_verify is set: the upstream's certificate is not verified")
+	}
+	return t, nil
 }
 
 // stdoutSink writes lines to a writer, typically os.Stdout.

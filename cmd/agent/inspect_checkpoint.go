@@ -77,17 +77,25 @@ func printState(w io.Writer, st *engine.Summary, cfg *config.Config) {
 // configured is true.
 func printStep(w io.Writer, proc int64, s engine.StepSummary, sc engine.StepConfig, configured bool) {
 	wm := s.Watermark
-	if configured {
-		fmt.Fprintf(w, "  step %s (%s windows)\n", s.Name, sc.Window.Size)
-	} else {
-		fmt.Fprintf(w, "  step %s (no longer in the config: its open windows are dropped on the next start)\n", s.Name)
+	switch {
+	case !configured:
+		fmt.Fprintf(w, "  step %s (no longer in the config: its state is dropped on the next start)\n", s.Name)
+	case sc.Kind() == engine.KindWindow:
+		fmt.Fprintf(w, "  step %s (%s)\n", s.Name, describeWindow(sc))
+	default:
+		fmt.Fprintf(w, "  step %s (%s)\n", s.Name, sc.Kind())
+	}
+	if s.Kind != "" && s.Kind != engine.KindWindow {
+		fmt.Fprintf(w, "    series          %d\n", s.Series)
+		return
 	}
 	switch {
 	case wm.Value == window.None:
 		fmt.Fprintf(w, "    watermark       none yet (no data seen): no window has fired\n")
-	case configured:
+	case configured && (sc.Window.Kind() == window.KindTumbling || sc.Window.Kind() == window.KindHopping):
+		first, _ := window.NewGrid(sc.Window).Windows(window.NewGrid(sc.Window).PaneStart(wm.Value))
 		fmt.Fprintf(w, "    watermark       %s: windows ending at or before it have fired; points before %s are late\n",
-			fmtTime(wm.Value), fmtTime(window.NewTumbling(sc.Window.Size).Start(wm.Value)))
+			fmtTime(wm.Value), fmtTime(first))
 	default:
 		fmt.Fprintf(w, "    watermark       %s: windows ending at or before it have fired\n", fmtTime(wm.Value))
 	}
@@ -104,6 +112,9 @@ func printStep(w io.Writer, proc int64, s engine.StepSummary, sc engine.StepConf
 	for _, win := range s.Windows {
 		series += win.Series
 	}
+	if len(s.Windows) == 0 {
+		series = s.Series
+	}
 	fmt.Fprintf(w, "    open windows    %d, %d series\n", len(s.Windows), series)
 	const maxListed = 20
 	for i, win := range s.Windows {
@@ -113,4 +124,21 @@ func printStep(w io.Writer, proc int64, s engine.StepSummary, sc engine.StepConf
 		}
 		fmt.Fprintf(w, "      %s  %d groups\n", fmtTime(win.Start), win.Series)
 	}
+}
+
+// describeWindow names a window step's window for people.
+func describeWindow(sc engine.StepConfig) string {
+	c := sc.Window
+	switch c.Kind() {
+	case window.KindHopping:
+		return fmt.Sprintf("hopping windows of %s every %s", c.Size, c.Slide)
+	case window.KindSession:
+		return fmt.Sprintf("session windows, gap %s", c.Gap)
+	case window.KindCount:
+		if c.Every > 0 && c.Every != c.Points {
+			return fmt.Sprintf("count windows of %d points every %d", c.Points, c.Every)
+		}
+		return fmt.Sprintf("count windows of %d points", c.Points)
+	}
+	return fmt.Sprintf("%s windows", c.Size)
 }

@@ -34,6 +34,8 @@ usage:
                                     show what data_dir holds, without changing it (agent stopped)
   rivulet replay   --config FILE --to FILE [--from N] [--flush]
                                     run the retained ingest log through the config's pipeline into FILE
+  rivulet detect   --config FILE --input series.csv [--rule NAME] [--output FILE]
+                                    run a detect step over a CSV history (timestamp,value) to tune it
   rivulet outbox status --config FILE [--json]
                                     each sink's backlog, oldest result, last error and next retry
   rivulet version                   print the version
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdInspect(args[1:], stdout, stderr)
 	case "replay":
 		return cmdReplay(args[1:], stdout, stderr)
+	case "detect":
+		return cmdDetect(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "rivulet %s (commit %s)\n", version, commit)
 		return nil

@@ -164,7 +164,7 @@ func replay(cfg *config.Config, v *wal.View, o replayOpts, out io.Writer, logger
 func fireOpen(cfg *config.Config, st *engine.Summary, ckpt *memCheckpoints, sink *writerOutbox, logger *slog.Logger) (uint64, error) {
 	var span time.Duration
 	for _, sc := range cfg.Pipeline {
-		span = max(span, sc.Window.Size)
+		span = max(span, sc.Window.Size, sc.Window.Gap, sc.Window.MaxDuration)
 	}
 	// A window starts at or before its step's max event time, so it ends
 	// by max event + size; with no delay the watermark is max event + the
@@ -182,7 +182,15 @@ func fireOpen(cfg *config.Config, st *engine.Summary, ckpt *memCheckpoints, sink
 func replayConfig(cfg *config.Config, fire bool) engine.Config {
 	ec := engine.Config{Site: cfg.Site, Checkpoint: engine.CheckpointConfig{Interval: time.Hour}, Sync: true}
 	for _, sc := range cfg.Pipeline {
-		sc.To = []string{replaySink}
+		if len(sc.To) > 0 {
+			sc.To = []string{replaySink}
+		}
+		if len(sc.PassTo) > 0 {
+			sc.PassTo = []string{replaySink}
+		}
+		if len(sc.Window.LateTo) > 0 {
+			sc.Window.LateTo = []string{replaySink}
+		}
 		if fire {
 			sc.Window.MaxDelay, sc.Window.IdleTimeout = 0, time.Nanosecond
 		}

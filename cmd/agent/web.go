@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rivulet-edge/rivulet/engine"
 	"github.com/rivulet-edge/rivulet/forward"
 )
 
@@ -175,7 +176,10 @@ func (a *agent) summary() configSummary {
 		cs.Sources = append(cs.Sources, ss)
 	}
 	for _, s := range c.Pipeline {
-		w := fmt.Sprintf("%s %s, max_delay %s", s.Window.Type, s.Window.Size, s.Window.MaxDelay)
+		w := s.Kind()
+		if s.Kind() == engine.KindWindow {
+			w = fmt.Sprintf("%s, max_delay %s", describeWindow(s), s.Window.MaxDelay)
+		}
 		cs.Pipeline = append(cs.Pipeline, stepSummary{Name: s.Name, Measurement: s.Measurement, Window: w,
 			GroupBy: nonNil(s.GroupBy), Aggregates: nonNil(s.Aggregates), To: nonNil(s.To)})
 	}

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -29,20 +30,33 @@ type series struct {
 	Family string
 	N      int
 	Wins   []window
+	Times  []int64
+	Values []float64
 	Scores []float64
 	Levels []ops.Level
 }
 
+// apply runs a fresh copy of detector d over s and keeps its output.
+func (s *series) apply(d ops.Anomaly) {
+	s.Scores, s.Levels = s.Scores[:0], s.Levels[:0]
+	for i, v := range s.Values {
+		res := d.Step(v, s.Times[i])
+		s.Scores = append(s.Scores, res.Score)
+		s.Levels = append(s.Levels, res.Level)
+	}
+}
+
 func main() {
 	dir := flag.String("data", "../shared/data/nab", "NAB directory holding data/ and combined_windows.json")
+	heldOut := flag.Bool("folds", false, "also print the held-out checks (2-fold and leave-one-family-out)")
 	flag.Parse()
-	if err := run(*dir, os.Stdout); err != nil {
+	if err := run(*dir, *heldOut, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "nab:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, out io.Writer) error {
+func run(dir string, heldOut bool, out io.Writer) error {
 	labels, err := readLabels(filepath.Join(dir, "combined_windows.json"))
 	if err != nil {
 		return err
@@ -61,9 +75,14 @@ func run(dir string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		s.apply(ops.DefaultAnomaly())
 		all = append(all, s)
 	}
 	report(out, all)
+	if heldOut {
+		fmt.Fprintln(out)
+		folds(out, all)
+	}
 	return nil
 }
 
@@ -92,19 +111,16 @@ func load(dir, name string, labels [][2]string) (*series, error) {
 	}
 	ts := make([]int64, 0, len(rows))
 	s := &series{Name: name, Family: filepath.Dir(name)}
-	d := ops.DefaultAnomaly()
 	for _, r := range rows[1:] {
 		t, err1 := time.Parse(layout, r[0])
 		v, err2 := strconv.ParseFloat(r[1], 64)
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("%s: bad row %q", name, r)
 		}
-		res := d.Step(v, t.UnixNano())
 		ts = append(ts, t.UnixNano())
-		s.Scores = append(s.Scores, res.Score)
-		s.Levels = append(s.Levels, res.Level)
+		s.Values = append(s.Values, v)
 	}
-	s.N = len(ts)
+	s.N, s.Times = len(ts), ts
 	for _, l := range labels {
 		lo, err1 := time.Parse(layout, l[0])
 		hi, err2 := time.Parse(layout, l[1])
@@ -137,9 +153,16 @@ func atDefault(s *series) tally {
 	return score(s.N, s.Wins, detect(func(i int) ops.Level { return s.Levels[i] }, s.N), standard)
 }
 
+// atThreshold scores s with the warn level moved to th and the crit level
+// moved by as much, so at the default warn level it equals atDefault.
 func atThreshold(s *series, th float64) tally {
+	d := ops.DefaultAnomaly()
+	crit := th + d.Crit - d.Warn
 	lv := func(i int) ops.Level {
-		if s.Scores[i] >= th {
+		switch {
+		case s.Scores[i] >= crit:
+			return ops.Crit
+		case s.Scores[i] >= th:
 			return ops.Warn
 		}
 		return ops.OK
@@ -147,16 +170,17 @@ func atThreshold(s *series, th float64) tally {
 	return score(s.N, s.Wins, detect(lv, s.N), standard)
 }
 
-// optimise returns the score threshold that maximises the total raw score.
+// optimise returns the score threshold that maximises the total raw score,
+// searched on a grid of 0.001 from 0.3 to 0.999.
 func optimise(all []*series) float64 {
-	best, bestRaw := 1.0, 0.0
-	for k := 0; k <= 400; k++ {
-		th := 0.5 + 0.00125*float64(k)
+	best, bestRaw := 1.0, math.Inf(-1)
+	for k := 300; k < 1000; k++ {
+		th := float64(k) / 1000
 		raw := 0.0
 		for _, s := range all {
 			raw += atThreshold(s, th).Raw
 		}
-		if k == 0 || raw > bestRaw {
+		if raw > bestRaw {
 			best, bestRaw = th, raw
 		}
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"math"
 	"testing"
+
+	"github.com/rivulet-edge/rivulet/ops"
 )
 
 func TestScore(t *testing.T) {
@@ -49,5 +51,25 @@ func TestScoreFalsePositive(t *testing.T) {
 	far := score(2000, wins, []int{800, 1800}, standard).Raw - 1
 	if !(near > -0.01 && near < 0) || math.Abs(far+0.11) > 1e-9 {
 		t.Errorf("near %v, far %v", near, far)
+	}
+}
+
+// TestThresholdAtWarnIsDefault checks that the optimised score at the
+// default warn level is the default score, on a series with a shift and
+// spikes scored by the default detector.
+func TestThresholdAtWarnIsDefault(t *testing.T) {
+	s := &series{N: 3000, Wins: []window{{Lo: 1900, Hi: 2100}}}
+	for i := range s.N {
+		v := 10 + math.Sin(float64(i)/9) + 0.1*math.Sin(float64(i)*1.7)
+		if i%400 == 399 || i >= 2000 {
+			v += 8
+		}
+		s.Times = append(s.Times, int64(i))
+		s.Values = append(s.Values, v)
+	}
+	s.apply(ops.DefaultAnomaly())
+	def, opt := atDefault(s), atThreshold(s, ops.DefaultAnomaly().Warn)
+	if def.Raw != opt.Raw || def.Count != opt.Count || def.Count == 0 {
+		t.Errorf("default %+v, at warn threshold %+v", def, opt)
 	}
 }

@@ -1,0 +1,331 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/rivulet-edge/rivulet/ops"
+	"github.com/rivulet-edge/rivulet/point"
+)
+
+// Op runs one detect rule over every series it is fed. A series is a
+// measurement with one tag set. Op is not safe for concurrent use; the
+// engine calls Add, Advance and Epoch in log order.
+type Op struct {
+	name    string
+	r       *rule
+	ttl     int64
+	series  map[string]*entry
+	dropped uint64
+	// due is the processing time before which Advance has nothing to do.
+	due int64
+
+	keyBuf []byte
+	out    point.Point
+}
+
+// entry is one series' state.
+type entry struct {
+	meas string
+	tags []point.Tag
+	seen int64 // processing time of the latest point
+	s    *Series
+}
+
+// New returns the operator of the step named rule.
+func New(rule string, c Config) (*Op, error) {
+	r, err := newRule(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Op{name: rule, r: r, ttl: int64(c.TTL), series: map[string]*entry{}, due: math.MaxInt64}, nil
+}
+
+// Len returns the number of series with state.
+func (o *Op) Len() int { return len(o.series) }
+
+// Dropped returns how many points were refused because MaxSeries series
+// already had state.
+func (o *Op) Dropped() uint64 { return o.dropped }
+
+// Add scores point p, with event time t and processing time proc (ns), and
+// emits an alert point if the series changes level. A point without a
+// numeric value in the rule's field is ignored. p's strings may be
+// borrowed: Add copies those it keeps. The emitted point is valid only
+// during emit. Add allocates nothing for a known series unless it emits.
+func (o *Op) Add(p *point.Point, t, proc int64, emit func(*point.Point)) {
+	v, ok := o.value(p)
+	if !ok {
+		return
+	}
+	o.keyBuf = appendKey(o.keyBuf[:0], p)
+	e := o.series[string(o.keyBuf)]
+	if e == nil {
+		if max := o.r.cfg.MaxSeries; max > 0 && len(o.series) >= max {
+			o.dropped++
+			return
+		}
+		e = &entry{meas: strings.Clone(p.Measurement), tags: cloneTags(p.Tags), s: o.r.newSeries()}
+		o.series[string(o.keyBuf)] = e
+		o.due = min(o.due, proc)
+	}
+	e.seen = max(e.seen, proc)
+	var score float64
+	var tr *ops.Transition
+	if o.r.kind == "no_data" {
+		tr = e.s.alert.Step(ops.OK, t) // data is here: the recovery, if any
+	} else {
+		score, _, tr = e.s.Step(v, t)
+	}
+	if tr != nil {
+		emit(o.alertPoint(e, tr, v, score))
+	}
+}
+
+// value returns the rule's field of p as a float.
+func (o *Op) value(p *point.Point) (float64, bool) {
+	for i := range p.Fields {
+		if p.Fields[i].Key == o.r.field {
+			return point.Float(p.Fields[i].Value)
+		}
+	}
+	return 0, false
+}
+
+// appendKey appends the identity of p's series: measurement and tags,
+// each terminated by a zero byte (tags are sorted).
+func appendKey(b []byte, p *point.Point) []byte {
+	b = append(append(b, p.Measurement...), 0)
+	for _, t := range p.Tags {
+		b = append(append(b, t.Key...), 0)
+		b = append(append(b, t.Value...), 0)
+	}
+	return b
+}
+
+func cloneTags(tags []point.Tag) []point.Tag {
+	out := make([]point.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = point.Tag{Key: strings.Clone(t.Key), Value: strings.Clone(t.Value)}
+	}
+	return out
+}
+
+// Advance moves processing time to proc: a no_data rule raises the alerts
+// of series silent past warn and crit (each at the instant the silence
+// crossed it, so the output does not depend on how often Advance runs),
+// and series silent for TTL lose their state unless their alert is raised.
+// Series are visited in key order. Nothing is done, and nothing
+// allocated, before the earliest instant something can be due.
+func (o *Op) Advance(proc int64, emit func(*point.Point)) {
+	if proc < o.due {
+		return
+	}
+	next := int64(math.MaxInt64)
+	keys := make([]string, 0, len(o.series))
+	for k := range o.series {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		e := o.series[k]
+		if o.r.kind == "no_data" {
+			next = min(next, o.silence(e, proc, emit))
+		}
+		if o.ttl <= 0 {
+			continue
+		}
+		switch end := e.seen + o.ttl; {
+		case proc >= end && e.s.Level() == ops.OK:
+			delete(o.series, k)
+		case proc < end:
+			next = min(next, end)
+		}
+	}
+	o.due = next
+}
+
+// silence raises the no_data levels series e crossed by proc and returns
+// when the next one is due.
+func (o *Op) silence(e *entry, proc int64, emit func(*point.Point)) int64 {
+	g := e.s.det.(*gap)
+	for _, l := range []ops.Level{ops.Warn, ops.Crit} {
+		d := g.Warn
+		if l == ops.Crit {
+			d = g.Crit
+		}
+		at := e.seen + d
+		if e.s.Level() >= l {
+			continue
+		}
+		if proc < at {
+			return at
+		}
+		if tr := e.s.alert.Step(l, at); tr != nil {
+			emit(o.alertPoint(e, tr, float64(d)/1e9, 1))
+		}
+	}
+	return math.MaxInt64
+}
+
+// Epoch tells the operator that the source reconnected at processing time
+// proc: the time the agent was down does not count as silence, nor towards
+// the TTL.
+func (o *Op) Epoch(proc int64) {
+	for _, e := range o.series {
+		e.seen = max(e.seen, proc)
+	}
+	o.due = min(o.due, proc)
+}
+
+// alertPoint fills o.out with the alert of transition tr of series e,
+// caused by value v with score.
+func (o *Op) alertPoint(e *entry, tr *ops.Transition, v, score float64) *point.Point {
+	p := &o.out
+	p.Measurement, p.Time = "alerts", tr.T
+	p.Tags = append(p.Tags[:0], e.tags...)
+	p.SetTag("measurement", e.meas)
+	p.SetTag("rule", o.name)
+	p.SetTag("level", tr.To.String())
+	p.Fields = p.Fields[:0]
+	addFloat(p, "score", score)
+	addFloat(p, "value", v)
+	lvl := tr.To
+	if lvl == ops.OK {
+		lvl = tr.From
+	}
+	if thr, ok := o.r.threshold(lvl, v); ok {
+		addFloat(p, "threshold", thr)
+	}
+	if msg, ok := lineprotocol.StringValue(o.r.message(e.meas, e.tags, v, score, tr)); ok {
+		p.AddField("message", msg)
+	}
+	return p
+}
+
+func addFloat(p *point.Point, key string, v float64) {
+	if fv, ok := lineprotocol.FloatValue(v); ok {
+		p.AddField(key, fv)
+	}
+}
+
+// message words a transition for a person, e.g.
+// "temperature value 41.2 above crit 35 (sensor=s1,zone=a)".
+func (r *rule) message(meas string, tags []point.Tag, v, score float64, tr *ops.Transition) string {
+	var b strings.Builder
+	b.WriteString(meas)
+	if r.kind == "no_data" {
+		if tr.To == ops.OK {
+			fmt.Fprintf(&b, " data is back, %s alert cleared", tr.From)
+		} else {
+			fmt.Fprintf(&b, " no data for %s (%s)", time.Duration(v*1e9), tr.To)
+		}
+		return withTags(&b, tags)
+	}
+	fmt.Fprintf(&b, " %s %s", r.field, num(v))
+	thr, _ := r.threshold(tr.To, v)
+	switch {
+	case tr.To == ops.OK:
+		fmt.Fprintf(&b, " back to ok from %s", tr.From)
+	case r.kind == "threshold" && r.cfg.Threshold.Below:
+		fmt.Fprintf(&b, " below %s %s", tr.To, num(thr))
+	case r.kind == "threshold":
+		fmt.Fprintf(&b, " above %s %s", tr.To, num(thr))
+	case r.kind == "bounds":
+		fmt.Fprintf(&b, " outside the possible range [%s, %s]", num(r.cfg.Bounds.Min), num(r.cfg.Bounds.Max))
+	case r.kind == "rate":
+		fmt.Fprintf(&b, " changing faster than %s %s/s", tr.To, num(thr))
+	case r.kind == "stuck":
+		fmt.Fprintf(&b, " unchanged for %s (%s)", time.Duration(thr*1e9), tr.To)
+	case r.kind == "anomaly":
+		fmt.Fprintf(&b, " anomalous, score %s reached %s %s", num(score), tr.To, num(thr))
+	default:
+		fmt.Fprintf(&b, " outlier, %s z-score reached %s %s", r.kind, tr.To, num(thr))
+	}
+	return withTags(&b, tags)
+}
+
+func withTags(b *strings.Builder, tags []point.Tag) string {
+	for i, t := range tags {
+		if i == 0 {
+			b.WriteString(" (")
+		} else {
+			b.WriteByte(',')
+		}
+		b.WriteString(t.Key + "=" + t.Value)
+		if i == len(tags)-1 {
+			b.WriteByte(')')
+		}
+	}
+	return b.String()
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+// opState is the checkpoint of an Op.
+type opState struct {
+	Sig     string      `json:"sig"`
+	Field   string      `json:"field"`
+	Dropped uint64      `json:"dropped"`
+	Series  []seriesRow `json:"series"`
+}
+
+type seriesRow struct {
+	Measurement string      `json:"measurement"`
+	Tags        []point.Tag `json:"tags,omitempty"`
+	Seen        int64       `json:"seen"`
+	seriesState
+}
+
+// MarshalJSON returns the full state: every series in key order with its
+// detector, sustain and alert state.
+func (o *Op) MarshalJSON() ([]byte, error) {
+	st := opState{Sig: o.r.sig, Field: o.r.field, Dropped: o.dropped, Series: make([]seriesRow, 0, len(o.series))}
+	keys := make([]string, 0, len(o.series))
+	for k := range o.series {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		e := o.series[k]
+		ss, err := e.s.save()
+		if err != nil {
+			return nil, fmt.Errorf("detect %s: series %q: %w", o.name, e.meas, err)
+		}
+		st.Series = append(st.Series, seriesRow{Measurement: e.meas, Tags: e.tags, Seen: e.seen, seriesState: ss})
+	}
+	return json.Marshal(&st)
+}
+
+// UnmarshalJSON replaces the state with a checkpoint from MarshalJSON.
+// Restored mid-alert, the next transitions are those an uninterrupted run
+// would give. A checkpoint of other detector settings keeps each series'
+// alert and sustain state but lets the detector learn afresh; one of
+// another field is ignored.
+func (o *Op) UnmarshalJSON(data []byte) error {
+	var st opState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("detect %s: %w", o.name, err)
+	}
+	o.series = make(map[string]*entry, len(st.Series))
+	o.dropped, o.due = st.Dropped, math.MinInt64
+	if st.Field != o.r.field {
+		return nil
+	}
+	for _, row := range st.Series {
+		p := point.Point{Measurement: row.Measurement, Tags: row.Tags}
+		p.SortTags()
+		e := &entry{meas: row.Measurement, tags: p.Tags, seen: row.Seen, s: o.r.newSeries()}
+		if err := e.s.restore(row.seriesState, st.Sig == o.r.sig); err != nil {
+			return fmt.Errorf("detect %s: series %q: %w", o.name, row.Measurement, err)
+		}
+		o.series[string(appendKey(nil, &p))] = e
+	}
+	return nil
+}
