@@ -38,6 +38,14 @@ var itemDefaults = map[reflect.Type]func() any{
 	reflect.TypeFor[transform.EnrichConfig](): func() any { return transform.EnrichConfig{} },
 }
 
+func init() {
+	// A detect block and its detector blocks start from their defaults (a
+	// threshold without warn has no warn level, not warn 0).
+	for _, d := range detect.Defaults() {
+		itemDefaults[reflect.TypeOf(d)] = func() any { return d }
+	}
+}
+
 var (
 	durationType  = reflect.TypeFor[time.Duration]()
 	sizeType      = reflect.TypeFor[wal.Size]()

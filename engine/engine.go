@@ -88,6 +88,8 @@ type Stats struct {
 	// (one per window and group), summed over the steps; updated after
 	// every catch-up.
 	Windows, Series atomic.Int64
+	// steps is the per-step snapshot published with Windows and Series.
+	steps atomic.Pointer[[]StepStats]
 	// LastCheckpoint is the wall-clock time (unix ns) at which this process
 	// last saved a checkpoint, 0 before the first. It is for monitoring
 	// only: nothing the engine computes depends on it.
@@ -238,15 +240,45 @@ func (e *Engine) catchUp(ctx context.Context) error {
 	return e.flush()
 }
 
-// countOpen publishes the number of open windows and keyed states.
+// StepStats are one step's counters, as of the last catch-up.
+type StepStats struct {
+	Name, Kind string
+	// Windows and Series are the open windows and the keyed states held.
+	Windows, Series int
+	// Late points by outcome: dropped, updated (re-emitted window), side
+	// (sent to late_to).
+	LateDropped, LateUpdated, LateSide uint64
+	// Refused counts points refused by max_series; Expired, state dropped by
+	// a TTL; OutOfOrder, points a per-series operator skipped; Errors,
+	// points a stateless operator failed on.
+	Refused, Expired, OutOfOrder, Errors uint64
+}
+
+// StepStats returns the per-step counters as of the last catch-up, in
+// pipeline order.
+func (s *Stats) StepStats() []StepStats {
+	if p := s.steps.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// countOpen publishes the number of open windows and keyed states, and the
+// per-step counters.
 func (e *Engine) countOpen() {
 	var windows, series int
+	steps := make([]StepStats, 0, len(e.steps))
 	for _, s := range e.steps {
 		w, st := s.len()
 		windows, series = windows+w, series+st
+		c := s.counts()
+		steps = append(steps, StepStats{Name: s.name, Kind: s.kind, Windows: w, Series: st,
+			LateDropped: c.LateDropped, LateUpdated: c.LateUpdated, LateSide: c.LateSide,
+			Refused: c.Refused, Expired: c.Expired, OutOfOrder: c.OutOfOrder, Errors: s.errors})
 	}
 	e.stats.Windows.Store(int64(windows))
 	e.stats.Series.Store(int64(series))
+	e.stats.steps.Store(&steps)
 }
 
 func (e *Engine) applyIndex(idx uint64) error {

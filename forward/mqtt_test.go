@@ -526,19 +526,28 @@ func TestMQTTRunnerRetriesUntilBrokerIsBack(t *testing.T) {
 	s := newSink(t, cfg)
 	box := newFakeOutbox("m,sensor=a v=1 1\n", "m,sensor=b v=2 2\n")
 	r := NewRunner(cfg, box, s, filepath.Join(t.TempDir(), "dead.lp"), nil)
-	var sub *subscriber
+	failed, ready := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	sl := &sleepRecorder{onSleep: func() {
 		if len(box.Commits()) > 0 {
 			t.Errorf("committed %v before the broker was up", box.Commits())
 		}
-		once.Do(func() { // after the first failed attempt
-			startBroker(t, addr)
-			sub = subscribe(t, "tcp://"+addr, "edge/#")
+		// The first failed attempt waits until the broker is up.
+		once.Do(func() {
+			close(failed)
+			<-ready
 		})
 	}}
 	r.sleep = sl.sleep
 	startRunner(t, r)
+	select {
+	case <-failed:
+	case <-time.After(testDeadline):
+		t.Fatal("no failed attempt")
+	}
+	startBroker(t, addr)
+	sub := subscribe(t, "tcp://"+addr, "edge/#")
+	close(ready)
 	box.waitCommitted(t, 2)
 	got := sub.waitN(t, 2)
 	slices.SortFunc(got, func(a, b mqttMsg) int { return strings.Compare(a.Topic, b.Topic) })

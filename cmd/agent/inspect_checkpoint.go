@@ -140,5 +140,5 @@ func describeWindow(sc engine.StepConfig) string {
 		}
 		return fmt.Sprintf("count windows of %d points", c.Points)
 	}
-	return fmt.Sprintf("%s windows", c.Size)
+	return fmt.Sprintf("tumbling %s", c.Size)
 }

@@ -248,7 +248,7 @@ func TestInspect(t *testing.T) {
 			}},
 		{name: "checkpoint", args: []string{"checkpoint"},
 			contains: []string{fmt.Sprintf("ckpt-%020d  index %d", d.ckpts[0], d.ckpts[0]),
-				fmt.Sprintf("newest valid checkpoint: index %d", d.ckpts[1]), "step temp_1s (1s windows)",
+				fmt.Sprintf("newest valid checkpoint: index %d", d.ckpts[1]), "step temp_1s (tumbling 1s)",
 				"points before ", "max event time", "idle clock", "late points     0", "open windows    ", "open series, all steps: "}},
 		{name: "outbox", args: []string{"outbox", "--points"},
 			contains: []string{"outbox local", "cursor 1 (delivered through ingest index ",

@@ -140,7 +140,7 @@ func (a *agent) engineMetrics(ms *metricSet, now time.Time) {
 	ms.add("rivulet_log_last_index", "gauge", "Index of the newest ingest log entry.", float64(last))
 	ms.add("rivulet_engine_index", "gauge", "Index of the last entry the engine applied.", float64(es.Index.Load()))
 	ms.add("rivulet_engine_points_total", "counter", "Points the engine applied.", float64(es.Points.Load()))
-	ms.add("rivulet_late_points_total", "counter", "Points that arrived after their window fired (dropped).", float64(es.Late.Load()))
+	ms.add("rivulet_late_points_total", "counter", "Points that arrived after their window fired, all steps and outcomes.", float64(es.Late.Load()))
 	ms.add("rivulet_results_total", "counter", "Window results produced.", float64(es.Results.Load()))
 	ms.add("rivulet_corrupt_records_total", "counter", "Damaged log records skipped (quarantined).", float64(es.Corrupt.Load()))
 	ms.add("rivulet_checkpoints_total", "counter", "Checkpoints written.", float64(es.Checkpoints.Load()))
@@ -150,7 +150,20 @@ func (a *agent) engineMetrics(ms *metricSet, now time.Time) {
 	}
 	ms.add("rivulet_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint (since the start before this process wrote one).", max(0, now.Sub(since).Seconds()))
 	ms.add("rivulet_open_windows", "gauge", "Windows open, summed over the pipeline steps.", float64(es.Windows.Load()))
-	ms.add("rivulet_open_series", "gauge", "Keyed window states open (one per window and group), summed over the pipeline steps.", float64(es.Series.Load()))
+	ms.add("rivulet_open_series", "gauge", "Keyed states open (window groups, series), summed over the pipeline steps.", float64(es.Series.Load()))
+	for _, st := range es.StepStats() {
+		ms.add("rivulet_step_series", "gauge", "Keyed states a step holds (window groups or series).", float64(st.Series), "step", st.Name)
+		for _, o := range []struct {
+			outcome string
+			n       uint64
+		}{{"dropped", st.LateDropped}, {"updated", st.LateUpdated}, {"side", st.LateSide}} {
+			ms.add("rivulet_step_late_points_total", "counter", "Late points of a step by outcome: dropped, updated (window emitted again), side (sent to late_to).", float64(o.n), "step", st.Name, "outcome", o.outcome)
+		}
+		ms.add("rivulet_step_refused_total", "counter", "Points refused because the step holds max_series states.", float64(st.Refused), "step", st.Name)
+		ms.add("rivulet_step_expired_total", "counter", "Keyed states dropped by their TTL.", float64(st.Expired), "step", st.Name)
+		ms.add("rivulet_step_out_of_order_total", "counter", "Points a per-series operator skipped for arriving behind the series' previous point.", float64(st.OutOfOrder), "step", st.Name)
+		ms.add("rivulet_step_errors_total", "counter", "Points a step's where/map expressions failed on (the entry was skipped or the point dropped).", float64(st.Errors), "step", st.Name)
+	}
 }
 
 func (a *agent) sourceMetrics(ms *metricSet) {

@@ -1,9 +1,14 @@
 // Command nab runs rivulet's default anomaly detector and alert state
 // machine over the Numenta Anomaly Benchmark series and prints the NAB score
 // (standard profile), windows detected, how early and false alerts per 1000
-// points, per series, per family and in total.
+// points, per series, per family and in total, at the detector's default
+// warn level and at the one warn level that is best for all series.
 //
 //	go run ./scripts/nab -data ../shared/data/nab
+//
+// With -folds it also prints held-out checks: settings and threshold are
+// chosen on some series and scored on the others (2-fold and
+// leave-one-family-out); see folds.go.
 package main
 
 import (
