@@ -39,13 +39,13 @@ type StepConfig struct {
 
 	// The stateless operators, applied in this order before the step's own
 	// operator (see package transform).
-	Where  string                  `mapstructure:"where"`
-	Map    transform.MapConfig     `mapstructure:"map"`
-	Rename transform.RenameConfig  `mapstructure:"rename"`
-	Keep   transform.KeepConfig    `mapstructure:"keep"`
-	Drop   transform.KeepConfig    `mapstructure:"drop"`
+	Where  string                   `mapstructure:"where"`
+	Map    transform.MapConfig      `mapstructure:"map"`
+	Rename transform.RenameConfig   `mapstructure:"rename"`
+	Keep   transform.KeepConfig     `mapstructure:"keep"`
+	Drop   transform.KeepConfig     `mapstructure:"drop"`
 	Enrich []transform.EnrichConfig `mapstructure:"enrich"`
-	Split  transform.SplitConfig   `mapstructure:"split"`
+	Split  transform.SplitConfig    `mapstructure:"split"`
 
 	// A window step: windows keyed by the GroupBy tags, with Aggregates of
 	// every numeric field.

@@ -96,6 +96,11 @@ type Stats struct {
 	LastCheckpoint atomic.Int64
 }
 
+// AlertLane is the suffix of the outbox key of a sink's priority lane:
+// when outboxes holds "<sink>"+AlertLane, a detect step's alerts for that
+// sink go there, so that the sink's runner can deliver them first.
+const AlertLane = "#alerts"
+
 // New builds an engine. outboxes must hold one outbox per sink named in the
 // steps' To, PassTo and LateTo lists, and every step's From must name the
 // ingest stream or an earlier step.
@@ -117,6 +122,14 @@ func New(cfg Config, log Log, outboxes map[string]Outbox, ckpt Checkpointer, log
 		s, err := newStep(e, sc)
 		if err != nil {
 			return nil, fmt.Errorf("step %s: %w", sc.Name, err)
+		}
+		if s.kind == KindDetect {
+			// Alerts take the sinks' priority lane where there is one.
+			for i, to := range s.to {
+				if outboxes[to+AlertLane] != nil {
+					s.to[i] = to + AlertLane
+				}
+			}
 		}
 		if src := sc.Source(); src == Input {
 			e.inputs = append(e.inputs, s)

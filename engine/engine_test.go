@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rivulet-edge/rivulet/detect"
+	"github.com/rivulet-edge/rivulet/ops"
 	"github.com/rivulet-edge/rivulet/point"
 	"github.com/rivulet-edge/rivulet/wal"
 	"github.com/rivulet-edge/rivulet/window"
@@ -456,5 +458,60 @@ func TestBorrowedStringsCopied(t *testing.T) {
 	want := "t10,site=s1,zone=a value_count=1i,value_sum=1,value_mean=1,value_min=1,value_max=1,value_first=1,value_last=1 1700000000000000000\n"
 	if string(box.lines) != want {
 		t.Fatalf("results:\n%s\nwant:\n%s", box.lines, want)
+	}
+}
+
+// TestDetectAlertsTakeTheLane runs a window step feeding a detect step: the
+// alerts go to the sink's priority lane, the window results to the sink,
+// and a restart in the middle of the alert neither repeats nor loses a
+// transition.
+func TestDetectAlertsTakeTheLane(t *testing.T) {
+	win := stepConfig()
+	win.Aggregates = []string{"max"}
+	crit := 35.0
+	det := StepConfig{Name: "hot", From: "t10", To: []string{"out"},
+		Detect: &detect.Config{Field: "value_max", Threshold: &detect.ThresholdConfig{Warn: math.NaN(), Crit: crit}, Alert: ops.DefaultAlertConfig(), TTL: time.Hour, MaxSeries: 10}}
+	log := &memLog{}
+	// Windows of 10s: max 30 (ok), 40 (crit), 41 (crit, no new alert), 20 (recovery).
+	for i, v := range []int{30, 40, 41, 20, 20, 20} {
+		log.add(batch(int64(100+10*i)*sec, fmt.Sprintf("temperature,zone=a value=%d %d", v, base+int64(10*i+1)*sec)))
+	}
+	want := []string{"alerts,level=crit,measurement=t10,rule=hot,site=s1,zone=a", "alerts,level=ok,measurement=t10,rule=hot,site=s1,zone=a"}
+	for _, restart := range []bool{false, true} {
+		box, lane, ck := &memOutbox{}, &memOutbox{}, &memCkpt{}
+		boxes := map[string]Outbox{"out": box, "out" + AlertLane: lane}
+		open := func() *Engine {
+			e, err := New(Config{Site: "s1", Steps: []StepConfig{win, det}, Checkpoint: DefaultCheckpoint()}, log, boxes, ck, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Recover(); err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}
+		e := open()
+		for i := range log.entries {
+			e.Apply(uint64(i+1), &log.entries[i])
+			if restart {
+				if err := e.Checkpoint(); err != nil {
+					t.Fatal(err)
+				}
+				e = open()
+			}
+		}
+		if err := e.Checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(string(lane.lines)), "\n") {
+			got = append(got, strings.Fields(l)[0])
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("restart=%v: alert lane:\n%s\nwant series:\n%s", restart, lane.lines, strings.Join(want, "\n"))
+		}
+		if strings.Contains(string(box.lines), "alerts") || strings.Count(string(box.lines), "t10,") != 4 {
+			t.Errorf("restart=%v: sink out:\n%s", restart, box.lines)
+		}
 	}
 }

@@ -108,8 +108,8 @@ type Summary struct {
 
 // StepSummary is one step of a Summary.
 type StepSummary struct {
-	Name      string
-	Kind      string
+	Name string
+	Kind string
 	// Series is the number of keyed states the step holds.
 	Series    int
 	Watermark window.Watermark

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/rivulet-edge/rivulet/detect"
@@ -37,7 +38,7 @@ type step struct {
 func newStep(e *Engine, c StepConfig) (*step, error) {
 	c = c.normalized()
 	s := &step{name: c.Name, kind: c.Kind(), sig: signature(c), sigV1: sigV1(c), measurement: c.Measurement,
-		to: c.To, passTo: c.PassTo, lateTo: c.Window.LateTo, eng: e}
+		to: slices.Clone(c.To), passTo: c.PassTo, lateTo: c.Window.LateTo, eng: e}
 	if tc := c.Transform(); !tc.Empty() {
 		prog, err := transform.Compile(tc)
 		if err != nil {
@@ -184,17 +185,17 @@ func (s *step) counts() opCounts {
 // seriesOp adapts a series.Op to operator.
 type seriesOp struct{ *series.Op }
 
-func (o seriesOp) Len() (int, int)    { return 0, o.Op.Len() }
+func (o seriesOp) Len() (int, int) { return 0, o.Op.Len() }
 func (o seriesOp) Counts() opCounts {
 	return opCounts{Refused: o.Op.Dropped(), Expired: o.Op.Expired(), OutOfOrder: o.Op.OutOfOrder()}
 }
 func (o seriesOp) Add(p *point.Point, t, proc int64, emit emitFunc) { o.Op.Add(p, t, proc, emit) }
-func (o seriesOp) Advance(proc int64, emit emitFunc)               { o.Op.Advance(proc, emit) }
+func (o seriesOp) Advance(proc int64, emit emitFunc)                { o.Op.Advance(proc, emit) }
 
 // detectOp adapts a detect.Op to operator.
 type detectOp struct{ *detect.Op }
 
-func (o detectOp) Len() (int, int)    { return 0, o.Op.Len() }
-func (o detectOp) Counts() opCounts   { return opCounts{Refused: o.Op.Dropped()} }
+func (o detectOp) Len() (int, int)                                  { return 0, o.Op.Len() }
+func (o detectOp) Counts() opCounts                                 { return opCounts{Refused: o.Op.Dropped()} }
 func (o detectOp) Add(p *point.Point, t, proc int64, emit emitFunc) { o.Op.Add(p, t, proc, emit) }
-func (o detectOp) Advance(proc int64, emit emitFunc)               { o.Op.Advance(proc, emit) }
+func (o detectOp) Advance(proc int64, emit emitFunc)                { o.Op.Advance(proc, emit) }

@@ -41,9 +41,11 @@ const (
 	dirLog        = "log"
 	dirCheckpoint = "checkpoints"
 	dirOutbox     = "outbox"
-	dirQuarantine = "quarantine"
-	dirDeadLetter = "deadletter"
-	lockFile      = "LOCK"
+	// dirAlertOutbox holds each sink's priority lane, for alerts.
+	dirAlertOutbox = "outbox-alerts"
+	dirQuarantine  = "quarantine"
+	dirDeadLetter  = "deadletter"
+	lockFile       = "LOCK"
 )
 
 // openAgent opens the data directory, repairs and recovers the logs, and
@@ -130,6 +132,16 @@ func (a *agent) openSinks(stdout io.Writer) error {
 		if !rep.Empty() {
 			a.logger.Warn("outbox repaired", "sink", sc.Name, "repair", rep.String())
 		}
+		// The priority lane: alerts overtake the sink's other results.
+		abox, rep, err := wal.OpenOutbox(filepath.Join(a.cfg.DataDir, dirAlertOutbox, sc.Name),
+			wal.Options{SegmentSize: 1 << 20, Quarantine: qdir, Logger: a.logger})
+		if err != nil {
+			return fmt.Errorf("alert outbox %s: %w", sc.Name, err)
+		}
+		a.outboxes[sc.Name+engine.AlertLane] = abox
+		if !rep.Empty() {
+			a.logger.Warn("outbox repaired", "sink", sc.Name, "lane", "alerts", "repair", rep.String())
+		}
 		var sink forward.Sink
 		if sc.Type == "stdout" {
 			sink = forward.NewStdout(stdout)
@@ -138,7 +150,7 @@ func (a *agent) openSinks(stdout io.Writer) error {
 		}
 		a.sinks = append(a.sinks, sink)
 		dl := filepath.Join(a.cfg.DataDir, dirDeadLetter, sc.Name+".lp")
-		a.runners = append(a.runners, forward.NewRunner(sc, box, sink, dl, a.logger))
+		a.runners = append(a.runners, forward.NewRunner(sc, forward.NewLanes(abox, box), sink, dl, a.logger))
 	}
 	return nil
 }

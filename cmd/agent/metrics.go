@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rivulet-edge/rivulet/batcher"
+	"github.com/rivulet-edge/rivulet/engine"
 	"github.com/rivulet-edge/rivulet/forward"
 )
 
@@ -206,6 +207,11 @@ func (a *agent) sinkMetrics(ms *metricSet, now time.Time) []forward.RunnerStats 
 		ms.add("rivulet_outbox_entries", "gauge", "Outbox entries not yet delivered.", float64(entries), "sink", n)
 		ms.add("rivulet_outbox_bytes", "gauge", "Outbox bytes not yet delivered.", float64(size), "sink", n)
 		ms.add("rivulet_outbox_oldest_age_seconds", "gauge", "Seconds since the oldest undelivered outbox entry was appended (to the second; entries from before a restart count from the restart); 0 when empty.", age, "sink", n)
+		if abox := a.outboxes[n+engine.AlertLane]; abox != nil {
+			entries, size := abox.Backlog()
+			ms.add("rivulet_alert_outbox_entries", "gauge", "Entries of the sink's alert lane not yet delivered (alerts go before the other results).", float64(entries), "sink", n)
+			ms.add("rivulet_alert_outbox_bytes", "gauge", "Bytes of the sink's alert lane not yet delivered.", float64(size), "sink", n)
+		}
 	}
 	return out
 }

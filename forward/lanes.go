@@ -1,0 +1,70 @@
+package forward
+
+import (
+	"reflect"
+	"sync"
+
+	"github.com/rivulet-edge/rivulet/wal"
+)
+
+// Lanes is one sink's outboxes in priority order, as one Outbox: Next
+// takes from the first lane with pending entries, so an alert raised
+// during an outage is delivered before the backlog of aggregates when the
+// link returns. Each lane keeps its own order and cursor.
+type Lanes struct {
+	lanes []Outbox
+	from  int // the lane the last Next read
+
+	mu     sync.Mutex
+	chans  []<-chan struct{} // the lanes' channels the merged one covers
+	merged chan struct{}
+}
+
+var _ Outbox = (*Lanes)(nil)
+
+// NewLanes returns the outboxes lanes, highest priority first, as one
+// Outbox.
+func NewLanes(lanes ...Outbox) *Lanes { return &Lanes{lanes: lanes} }
+
+// Next returns entries of the highest-priority lane that has any.
+func (l *Lanes) Next(maxPoints, maxBytes int) ([]wal.OutEntry, error) {
+	for i, b := range l.lanes {
+		entries, err := b.Next(maxPoints, maxBytes)
+		if err != nil || len(entries) > 0 {
+			l.from = i
+			return entries, err
+		}
+	}
+	return nil, nil
+}
+
+// Commit commits seq in the lane the last Next read.
+func (l *Lanes) Commit(seq uint64) error { return l.lanes[l.from].Commit(seq) }
+
+// Wait returns a channel closed when any lane appends after the call. One
+// goroutine waits per combination of the lanes' channels, and ends when
+// one of them fires.
+func (l *Lanes) Wait() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	chans := make([]<-chan struct{}, len(l.lanes))
+	same := l.merged != nil
+	for i, b := range l.lanes {
+		chans[i] = b.Wait()
+		same = same && chans[i] == l.chans[i]
+	}
+	if same {
+		return l.merged
+	}
+	merged := make(chan struct{})
+	l.chans, l.merged = chans, merged
+	cases := make([]reflect.SelectCase, len(chans))
+	for i, c := range chans {
+		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)}
+	}
+	go func() {
+		reflect.Select(cases)
+		close(merged)
+	}()
+	return merged
+}

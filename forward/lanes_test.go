@@ -1,0 +1,98 @@
+package forward
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rivulet-edge/rivulet/wal"
+)
+
+// laneBox is an in-memory Outbox with a broadcast channel like wal.Outbox.
+type laneBox struct {
+	entries []wal.OutEntry
+	cursor  uint64
+	notify  chan struct{}
+}
+
+func newLaneBox() *laneBox { return &laneBox{notify: make(chan struct{})} }
+
+func (b *laneBox) add(points string) {
+	b.entries = append(b.entries, wal.OutEntry{Seq: uint64(len(b.entries) + 1), Points: []byte(points)})
+	close(b.notify)
+	b.notify = make(chan struct{})
+}
+
+func (b *laneBox) Next(int, int) ([]wal.OutEntry, error) {
+	if int(b.cursor) >= len(b.entries) {
+		return nil, nil
+	}
+	return b.entries[b.cursor:], nil
+}
+func (b *laneBox) Commit(seq uint64) error { b.cursor = seq; return nil }
+func (b *laneBox) Wait() <-chan struct{}   { return b.notify }
+
+func TestLanesPriority(t *testing.T) {
+	alerts, bulk := newLaneBox(), newLaneBox()
+	l := NewLanes(alerts, bulk)
+	bulk.add("m v=1\n")
+	bulk.add("m v=2\n")
+	alerts.add("alerts v=9\n")
+	var got []string
+	for {
+		es, err := l.Next(100, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) == 0 {
+			break
+		}
+		for _, e := range es {
+			got = append(got, string(e.Points))
+		}
+		if err := l.Commit(es[len(es)-1].Seq); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 1 {
+			alerts.add("alerts v=10\n") // raised while the backlog drains
+		}
+	}
+	want := []string{"alerts v=9\n", "alerts v=10\n", "m v=1\n", "m v=2\n"}
+	if len(got) != len(want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+	if alerts.cursor != 2 || bulk.cursor != 2 {
+		t.Errorf("cursors %d, %d; want 2, 2", alerts.cursor, bulk.cursor)
+	}
+}
+
+func TestLanesWait(t *testing.T) {
+	alerts, bulk := newLaneBox(), newLaneBox()
+	l := NewLanes(alerts, bulk)
+	w := l.Wait()
+	if l.Wait() != w {
+		t.Fatal("Wait with unchanged lanes must return the same channel")
+	}
+	select {
+	case <-w:
+		t.Fatal("signalled before any append")
+	default:
+	}
+	bulk.add("m v=1\n")
+	select {
+	case <-w:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not signalled by an append to the second lane")
+	}
+	w = l.Wait()
+	alerts.add("alerts v=1\n")
+	select {
+	case <-w:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not signalled by an append to the first lane")
+	}
+}
