@@ -123,13 +123,10 @@ func hllTau(x float64) float64 {
 // merge folds o into d; o is unchanged.
 func (d *distinct) merge(o *distinct) {
 	if d.regs == nil && o.regs == nil {
-		u := unionSorted(d.set, o.set)
-		if len(u) <= distinctExact {
-			d.set = u
-			return
+		d.mergeSet(o.set)
+		if len(d.set) > distinctExact {
+			d.toHLL()
 		}
-		d.set = u
-		d.toHLL()
 		return
 	}
 	if d.regs == nil {
@@ -146,25 +143,39 @@ func (d *distinct) merge(o *distinct) {
 	}
 }
 
-// unionSorted returns the sorted union of sorted sets a and b.
-func unionSorted(a, b []uint64) []uint64 {
-	u := make([]uint64, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
+// mergeSet makes d.set the union of d.set and sorted o, in place from the
+// back: it allocates only when d.set must grow.
+func (d *distinct) mergeSet(o []uint64) {
+	added := 0
+	for i, j := 0, 0; j < len(o); {
 		switch {
-		case a[i] < b[j]:
-			u = append(u, a[i])
+		case i < len(d.set) && d.set[i] < o[j]:
 			i++
-		case a[i] > b[j]:
-			u = append(u, b[j])
-			j++
-		default:
-			u = append(u, a[i])
+		case i < len(d.set) && d.set[i] == o[j]:
 			i, j = i+1, j+1
+		default:
+			added, j = added+1, j+1
 		}
 	}
-	u = append(u, a[i:]...)
-	return append(u, b[j:]...)
+	if added == 0 {
+		return
+	}
+	n := len(d.set)
+	d.set = slices.Grow(d.set, added)[:n+added]
+	i, j := n-1, len(o)-1
+	for k := n + added - 1; j >= 0; k-- {
+		switch {
+		case i >= 0 && d.set[i] > o[j]:
+			d.set[k] = d.set[i]
+			i--
+		case i >= 0 && d.set[i] == o[j]:
+			d.set[k] = d.set[i]
+			i, j = i-1, j-1
+		default:
+			d.set[k] = o[j]
+			j--
+		}
+	}
 }
 
 // clone returns a deep copy of d (nil for nil).

@@ -88,6 +88,17 @@ func (t *topK) merge(o *topK, capacity int) {
 	if len(o.e) >= capacity && len(o.e) > 0 {
 		oMin = o.e[o.least()].n
 	}
+	if t.covers(o) { // every value of o is counted in t: add in place
+		for i, j := 0, 0; i < len(t.e); i++ {
+			if j < len(o.e) && string(t.e[i].val) == string(o.e[j].val) {
+				t.e[i].n += o.e[j].n
+				j++
+			} else {
+				t.e[i].n += oMin
+			}
+		}
+		return
+	}
 	u := make([]topEntry, 0, len(t.e)+len(o.e))
 	i, j := 0, 0
 	for i < len(t.e) || j < len(o.e) {
@@ -118,6 +129,20 @@ func (t *topK) merge(o *topK, capacity int) {
 		slices.SortFunc(u, func(a, b topEntry) int { return strings.Compare(string(a.val), string(b.val)) })
 	}
 	t.e = u
+}
+
+// covers reports whether every value of o is in t.
+func (t *topK) covers(o *topK) bool {
+	i := 0
+	for j := range o.e {
+		for i < len(t.e) && string(t.e[i].val) < string(o.e[j].val) {
+			i++
+		}
+		if i == len(t.e) || string(t.e[i].val) != string(o.e[j].val) {
+			return false
+		}
+	}
+	return true
 }
 
 // byCount orders entries by count, highest first, then by value.
