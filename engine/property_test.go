@@ -107,7 +107,7 @@ func genLog(t *rapid.T) []gEntry {
 			default:
 				p.t = proc - rapid.Int64Range(0, 3000).Draw(t, "delay_ms")*ms
 			}
-			if rapid.IntRange(0, 14).Draw(t, "other") == 0 {
+			if rapid.IntRange(0, 14).Draw(t, "other") == 14 {
 				p.m = "x"
 			}
 			pts = append(pts, p)
@@ -132,14 +132,18 @@ func sortBatches(in []gEntry) []gEntry {
 }
 
 // rebatch cuts every batch into pieces with the batch's ingest time and
-// adds heartbeats that repeat the previous entry's ingest time.
+// adds heartbeats that repeat the previous entry's ingest time. The first
+// piece holds a point the steps read: a piece with none would let the
+// idle timeout move the watermark at the batch's ingest time, which the
+// whole batch, data at that very time, does not.
 func rebatch(t *rapid.T, in []gEntry) []gEntry {
 	var out []gEntry
 	for _, e := range in {
 		if e.kind == wal.KindBatch {
-			from := 0
+			from, data := 0, false
 			for i := 1; i < len(e.points); i++ {
-				if rapid.Bool().Draw(t, "cut") {
+				data = data || e.points[i-1].m == "m"
+				if data && rapid.Bool().Draw(t, "cut") {
 					out = append(out, gEntry{kind: wal.KindBatch, ingest: e.ingest, points: e.points[from:i]})
 					from = i
 				}
@@ -169,6 +173,20 @@ func walEntries(in []gEntry) []wal.Entry {
 		}
 	}
 	return out
+}
+
+// renderLog describes generated entries for failure messages, times in
+// seconds from base.
+func renderLog(ents []gEntry) string {
+	var b strings.Builder
+	for _, e := range ents {
+		fmt.Fprintf(&b, "%d @%.3f", e.kind, float64(e.ingest-base)/1e9)
+		for _, p := range e.points {
+			fmt.Fprintf(&b, " %s/z%d/%.3f=%g", p.m, p.zone, float64(p.eventTime(e.ingest)-base)/1e9, p.v)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // propPipeline is a pipeline under test: its steps, each writing to a sink
@@ -247,8 +265,12 @@ var propPipelines = []propPipeline{
 	{"chain", func(t *rapid.T) []StepConfig {
 		first := propWindow("chain5s", window.Config{Type: "tumbling", Size: 5 * time.Second,
 			MaxDelay: drawDelay(t), IdleTimeout: drawIdle(t)}, "count", "sum", "max")
+		// The second step reads results that come at the first step's
+		// watermark moves, which re-batching shifts between entries; with
+		// an idle timeout the second one's watermark would also depend on
+		// where the entries end (see rebatch).
 		second := propWindow("chain20s", window.Config{Type: "tumbling", Size: 20 * time.Second,
-			MaxDelay: drawDelay(t), IdleTimeout: drawIdle(t)}, "sum", "max", "last")
+			MaxDelay: drawDelay(t)}, "sum", "max", "last")
 		second.From, second.Measurement = "chain5s", ""
 		return []StepConfig{first, second}
 	}},
@@ -405,6 +427,8 @@ func TestPropertyRebatch(t *testing.T) {
 				steps := pp.steps(t)
 				coarse := sortBatches(genLog(t))
 				fine := rebatch(t, coarse)
+				t.Logf("coarse log:\n%s", renderLog(coarse))
+				t.Logf("fine log:\n%s", renderLog(fine))
 				want := runOnce(t, steps, walEntries(coarse))
 				got := runOnce(t, steps, walEntries(fine))
 				lastOnly := slices.ContainsFunc(steps, func(s StepConfig) bool { return s.Window.Late == window.LateUpdate })

@@ -1,6 +1,9 @@
 package ops
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -361,4 +364,43 @@ func (s *TagState) appendFields(dst []point.Field, a *tagAgg) []point.Field {
 			point.Field{Key: key + "_count", Value: lineprotocol.IntValue(n)})
 	})
 	return dst
+}
+
+// groupJSON is Group's JSON form; Fields is decoded by hand to also read
+// the engine's earlier form, an object of States by field key.
+type groupJSON struct {
+	Tags    []point.Tag     `json:"tags,omitempty"`
+	Fields  json.RawMessage `json:"fields,omitempty"`
+	TagAggs []TagState      `json:"tag_aggs,omitempty"`
+}
+
+// UnmarshalJSON reads a Group, or a group checkpointed by the engine
+// before Plan ({"tags":…,"fields":{"key":State,…}}), and checks that the
+// field keys are unique.
+func (g *Group) UnmarshalJSON(b []byte) error {
+	var j groupJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return fmt.Errorf("aggregate group: %w", err)
+	}
+	*g = Group{Tags: j.Tags, TagAggs: j.TagAggs}
+	if f := bytes.TrimSpace(j.Fields); len(f) > 0 && f[0] == '{' {
+		var m map[string]State
+		if err := json.Unmarshal(f, &m); err != nil {
+			return fmt.Errorf("aggregate group: %w", err)
+		}
+		for k, s := range m {
+			g.Fields = append(g.Fields, FieldState{Key: k, State: s})
+		}
+	} else if len(f) > 0 {
+		if err := json.Unmarshal(f, &g.Fields); err != nil {
+			return fmt.Errorf("aggregate group: %w", err)
+		}
+	}
+	slices.SortStableFunc(g.Fields, func(a, b FieldState) int { return strings.Compare(a.Key, b.Key) })
+	for i := 1; i < len(g.Fields); i++ {
+		if g.Fields[i].Key == g.Fields[i-1].Key {
+			return fmt.Errorf("aggregate group: field %q twice", g.Fields[i].Key)
+		}
+	}
+	return nil
 }

@@ -507,3 +507,46 @@ func TestJSONRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// TestLegacyGroupJSON: a group the engine checkpointed before Plan (a map
+// of States) is read back.
+func TestLegacyGroupJSON(t *testing.T) {
+	old := `{"tags":[{"Key":"host","Value":"a"}],"fields":{"temp":{"n":2,"sum":3,"min":1,"max":2,"first":1,"first_t":5,"last":2,"last_t":6},"hum":{"n":1,"sum":40,"min":40,"max":40,"first":40,"first_t":5,"last":40,"last_t":5}}}`
+	var g Group
+	if err := json.Unmarshal([]byte(old), &g); err != nil {
+		t.Fatal(err)
+	}
+	pl := mustPlan(t, "count", "mean", "stddev")
+	pl.Add(&g, fpoint("temp", 3), 7)
+	got, _ := results(t, pl, &g)
+	want := map[string]any{"hum_count": int64(1), "hum_mean": 40.0, "temp_count": int64(3), "temp_mean": 2.0}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if g.Tags[0] != (point.Tag{Key: "host", Value: "a"}) {
+		t.Errorf("tags %v", g.Tags)
+	}
+	if err := json.Unmarshal([]byte(`{"fields":[{"key":"a"},{"key":"a"}]}`), &g); err == nil {
+		t.Error("a field twice accepted")
+	}
+}
+
+// TestAddAllocs: in steady state Add allocates nothing, for every kind of
+// aggregate (the sketch's range and the sets already established).
+func TestAddAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	for _, bp := range benchPlans {
+		pl := mustPlan(t, bp.aggs...)
+		ps := benchPoints(4096, bp.hosts)
+		g := pl.NewGroup(nil)
+		for i, p := range ps {
+			pl.Add(g, p, int64(i))
+		}
+		i := 0
+		if n := testing.AllocsPerRun(2000, func() { pl.Add(g, ps[i&4095], int64(i)); i++ }); n != 0 {
+			t.Errorf("%s: %v allocations per point", bp.name, n)
+		}
+	}
+}

@@ -11,16 +11,17 @@ import (
 )
 
 // Percentiles come from a DDSketch (github.com/DataDog/sketches-go) with a
-// logarithmic mapping of relative accuracy sketchAccuracy: for the value
-// of rank q·(n−1) (the lower one; DDSketch's rank), the result x̂ satisfies
-// |x̂ − x| ≤ 0.01·|x| — while the sketch has not collapsed. Each sign has
-// a store of at most sketchMaxBins bins (16 KiB each at most); when the
-// positive (or negative) values span more than a factor of about 6·10¹⁷
-// (γ^2048, γ = 1.01/0.99) the lowest bins are merged, and only the
-// quantiles that fall in them lose the bound. Values with |v| below about
-// 2.2·10⁻³⁰⁸ count as zero, exactly; values beyond ±1.8·10³⁰⁸/… are
-// clamped to the largest the sketch can index. Results are clamped to the
-// exact [min, max] of the field, which only tightens the bound.
+// logarithmic mapping of relative accuracy sketchAccuracy: pNN returns, for
+// x the value of rank ⌊q·(n−1)⌋ (0-based, ascending, q = NN/100: the lower
+// of two neighbours, as DDSketch ranks), an x̂ with |x̂ − x| ≤ 0.01·|x|.
+// The bound holds while the sketch has not collapsed: each sign has a
+// store of at most sketchMaxBins bins (16 KiB each at most), and when the
+// magnitudes of the positive (or negative) values span more than a factor
+// of about 6·10¹⁷ (γ^2048, γ = 1.01/0.99), the lowest bins are merged and
+// only the quantiles that fall in them lose the bound. Magnitudes below
+// about 2.2·10⁻³⁰⁸ count as zero, exactly; those above the largest the
+// mapping indexes are clamped to it. Results are clamped to the field's
+// exact [min, max], which only tightens the bound.
 const (
 	sketchAccuracy = 0.01
 	sketchMaxBins  = 2048

@@ -121,3 +121,24 @@ func TestTopKReplace(t *testing.T) {
 		t.Errorf("entries %v, want %s", got, want)
 	}
 }
+
+// TestTopKMergeFull: merging two full summaries adds, for a value missing
+// from one, that summary's least count, then keeps the highest counts.
+func TestTopKMergeFull(t *testing.T) {
+	var a, b topK
+	for _, v := range []string{"a", "a", "a", "a", "a", "b", "b", "b"} {
+		a.add(v, 2)
+	}
+	for _, v := range []string{"c", "c", "c", "c", "d"} {
+		b.add(v, 2)
+	}
+	a.merge(&b, 2) // a:5+1 b:3+1 c:4+3 d:1+3 → c:7 a:6
+	var got []string
+	a.top(2, func(v []byte, n int64) { got = append(got, fmt.Sprintf("%s:%d", v, n)) })
+	if want := "[c:7 a:6]"; fmt.Sprint(got) != want {
+		t.Errorf("top %v, want %s", got, want)
+	}
+	if len(b.e) != 2 || string(b.e[0].val) != "c" || b.e[0].n != 4 {
+		t.Errorf("src changed: %v", b.e)
+	}
+}
