@@ -515,3 +515,63 @@ func TestDetectAlertsTakeTheLane(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupWatermark: zone b's clock lags zone a's by 30 s. With one
+// watermark per step b's points are late and dropped; with one per group
+// each zone's windows fire on its own time and nothing is late.
+func TestGroupWatermark(t *testing.T) {
+	log := &memLog{}
+	for i := range 6 {
+		at := base + int64(10*i+1)*sec
+		log.add(batch(int64(100+10*i)*sec,
+			fmt.Sprintf("temperature,zone=a value=%d %d", i, at),
+			fmt.Sprintf("temperature,zone=b value=%d %d", 10+i, at-30*sec)))
+	}
+	for _, tc := range []struct {
+		scope         string
+		late, results int
+	}{{window.WatermarkStep, 5, 5}, {window.WatermarkGroup, 0, 8}} {
+		sc := stepConfig()
+		sc.Window.IdleTimeout = 0
+		sc.Window.Watermark = tc.scope
+		box := &memOutbox{}
+		e, err := New(Config{Site: "s1", Steps: []StepConfig{sc}, Checkpoint: DefaultCheckpoint()},
+			log, map[string]Outbox{"out": box}, &memCkpt{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Recover(); err != nil {
+			t.Fatal(err)
+		}
+		run(t, e)
+		// One watermark (a's time − 2 s): b's first window [−30, −20) fires
+		// after entry 0 and each later b point falls in a fired window: 5
+		// late; a's windows 0, 10, 20, 30 fire. Per group: a's 4 windows
+		// fire (its watermark 51 − 2), and b's 4 windows −30 … 0 (21 − 2).
+		if got := e.Stats().Late.Load(); got != uint64(tc.late) {
+			t.Errorf("%s: %d late, want %d", tc.scope, got, tc.late)
+		}
+		if got := strings.Count(string(box.lines), "\n"); got != tc.results {
+			t.Errorf("%s: %d results, want %d:\n%s", tc.scope, got, tc.results, box.lines)
+		}
+		// A checkpoint and restart after every entry changes nothing.
+		box2, ck := &memOutbox{}, &memCkpt{}
+		for i := range log.entries {
+			e, err := New(Config{Site: "s1", Steps: []StepConfig{sc}, Checkpoint: DefaultCheckpoint()},
+				log, map[string]Outbox{"out": box2}, ck, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Recover(); err != nil {
+				t.Fatal(err)
+			}
+			e.Apply(uint64(i+1), &log.entries[i])
+			if err := e.Checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if string(box2.lines) != string(box.lines) {
+			t.Errorf("%s: with restarts:\n%s\nwithout:\n%s", tc.scope, box2.lines, box.lines)
+		}
+	}
+}

@@ -59,7 +59,11 @@ func newStep(e *Engine, c StepConfig) (*step, error) {
 		case window.KindCount:
 			s.op, err = newCountOp(c)
 		default:
-			s.op, err = newGridOp(c, side)
+			if c.Window.Watermark == window.WatermarkGroup {
+				s.op, err = newGroupWMOp(c, side)
+			} else {
+				s.op, err = newGridOp(c, side)
+			}
 		}
 	case KindStateful:
 		var o *series.Op
@@ -103,7 +107,7 @@ func signature(c StepConfig) string {
 	switch c.Kind() {
 	case KindWindow:
 		w := c.Window
-		parts = append(parts, w.Kind(), fmt.Sprint(w.Size, w.Slide, w.Gap, w.MaxDuration, w.Points, w.Every, w.Offset, w.TimeZone),
+		parts = append(parts, w.Kind(), fmt.Sprint(w.Size, w.Slide, w.Gap, w.MaxDuration, w.Points, w.Every, w.Offset, w.TimeZone, w.Watermark),
 			strings.Join(c.GroupBy, ","), strings.Join(c.aggregates(), ","))
 	case KindStateful:
 		parts = append(parts, fmt.Sprint(*c.Stateful))

@@ -287,10 +287,14 @@ type Plan struct {
 }
 
 // NewPlan compiles names, the `aggregates:` list of a step. Known names:
-// count, sum, mean, min, max, first, last, spread (max−min), stddev and
-// variance (sample), median (= p50), pNN for any 0<NN<100 (p95, p99.9),
-// percentile(NN), rate (per second), integral (value·seconds), distinct
-// (per numeric field), distinct(tag) and topk(k,tag) with 1 ≤ k ≤ 100.
+// count, sum, mean, min, max, first, last (by event time), spread
+// (max−min), stddev and variance (sample, n−1; none for one point),
+// median (= p50), pNN for any 0<NN<100 (p95, p99.9) and percentile(NN)
+// (DDSketch, ±1%: see sketchAccuracy), rate ((last−first)/seconds between
+// them; none for one point or equal times), integral (trapezoidal, in
+// value·seconds: see integralStep), distinct (values of each numeric
+// field), distinct(tag) and topk(k,tag) with 1 ≤ k ≤ 100 (see distinct and
+// topK for their bounds).
 // Two entries that would write the same result field are refused. The
 // error joins one error per bad entry, each starting "aggregates[i]: ".
 func NewPlan(names []string) (*Plan, error) {

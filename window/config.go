@@ -27,6 +27,12 @@ const (
 	LateSide = "side"
 )
 
+// The watermark scopes.
+const (
+	WatermarkStep  = "step"
+	WatermarkGroup = "group"
+)
+
 // Config is the `window` block of a pipeline step.
 type Config struct {
 	// Type is tumbling, hopping, session or count.
@@ -66,13 +72,17 @@ type Config struct {
 	// LateTo names the sinks that receive late points with Late: side, and
 	// points too late to update with Late: update.
 	LateTo []string `mapstructure:"late_to"`
+	// Watermark is "step" (one watermark for the step's whole input) or
+	// "group" (one per group: a slow or lagging device does not make the
+	// others' points late; tumbling and hopping windows only).
+	Watermark string `mapstructure:"watermark"`
 }
 
 // DefaultConfig returns the defaults for a window block. Type is empty: a
 // step is a window step when it names a type or lists aggregates, and then
 // an empty type means tumbling.
 func DefaultConfig() Config {
-	return Config{Size: time.Minute, MaxDelay: 5 * time.Second, IdleTimeout: 30 * time.Second, Late: LateDrop}
+	return Config{Size: time.Minute, MaxDelay: 5 * time.Second, IdleTimeout: 30 * time.Second, Late: LateDrop, Watermark: WatermarkStep}
 }
 
 // Kind returns the window kind, tumbling when Type is empty.
@@ -166,6 +176,15 @@ func (c Config) Validate() error {
 		}
 	default:
 		add("late: must be drop, update or side, got %q", c.Late)
+	}
+	switch c.Watermark {
+	case "", WatermarkStep:
+	case WatermarkGroup:
+		if kind != KindTumbling && kind != KindHopping {
+			add("watermark: group is for tumbling and hopping windows")
+		}
+	default:
+		add("watermark: must be step or group, got %q", c.Watermark)
 	}
 	if kind == KindCount && (c.Late != LateDrop || c.AllowedLateness != 0) {
 		add("late: count windows follow arrival order and have no late points")
