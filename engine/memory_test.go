@@ -105,22 +105,27 @@ func openSeriesHeap(tb testing.TB, series int, aggs ...string) (growth uint64, e
 }
 
 // TestMemory100kSeries holds 100k series (group_by device) in one open
-// 1-minute tumbling window with count, mean, min and max, one field.
+// 1-minute tumbling window with count, mean, min and max of one field, two
+// points per series, and checks the heap growth against a budget.
 //
-// Measured (go1.26, amd64): about 300 bytes per series-window without
-// -race (≈ 30 MB for 100k), 330 with it. The budget is 400 bytes per
-// series-window, 40 MB for the 100k. Per group: the pane's map slot and
-// key, the ops.Group, its tag (copied), and one FieldState with its key.
+// Measured (go1.26, linux/amd64): 267 bytes per series-window, 26.7 MB for
+// the 100k; 291 bytes with -race. The budget is about 30% above: 350
+// bytes per series-window (35 MB for 100k), 380 with -race. Per group it
+// covers the pane's map slot and key string, the ops.Group, its tag
+// (copied), and one FieldState with its key.
 func TestMemory100kSeries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills 100k series; skipped with -short")
 	}
 	const series = 100_000
-	const budgetPerSeries = 400
+	budgetPerSeries := 350
+	if raceEnabled() {
+		budgetPerSeries = 380
+	}
 	growth, e := openSeriesHeap(t, series)
 	per := float64(growth) / series
 	t.Logf("heap growth %d bytes for %d series: %.0f bytes per series-window (race %v)", growth, series, per, raceEnabled())
-	if growth > budgetPerSeries*series {
+	if growth > uint64(budgetPerSeries*series) {
 		t.Errorf("heap grew %d bytes (%.0f per series-window), budget %d (%d per series-window)",
 			growth, per, budgetPerSeries*series, budgetPerSeries)
 	}
