@@ -101,6 +101,11 @@ type Stats struct {
 // sink go there, so that the sink's runner can deliver them first.
 const AlertLane = "#alerts"
 
+// RawLane is the suffix of the outbox key of a sink's low-priority lane:
+// raw points (pass_to) and late points (late_to) go there when it exists,
+// behind the sink's alerts and results.
+const RawLane = "#raw"
+
 // New builds an engine. outboxes must hold one outbox per sink named in the
 // steps' To, PassTo and LateTo lists, and every step's From must name the
 // ingest stream or an earlier step.
@@ -125,12 +130,10 @@ func New(cfg Config, log Log, outboxes map[string]Outbox, ckpt Checkpointer, log
 		}
 		if s.kind == KindDetect {
 			// Alerts take the sinks' priority lane where there is one.
-			for i, to := range s.to {
-				if outboxes[to+AlertLane] != nil {
-					s.to[i] = to + AlertLane
-				}
-			}
+			laneOf(s.to, AlertLane, outboxes)
 		}
+		laneOf(s.passTo, RawLane, outboxes)
+		laneOf(s.lateTo, RawLane, outboxes)
 		if src := sc.Source(); src == Input {
 			e.inputs = append(e.inputs, s)
 		} else if up := byName[src]; up != nil {
@@ -145,6 +148,16 @@ func New(cfg Config, log Log, outboxes map[string]Outbox, ckpt Checkpointer, log
 		e.hwm[name] = o.HighWater()
 	}
 	return e, nil
+}
+
+// laneOf points each sink in sinks to its lane with the given suffix,
+// where outboxes has one.
+func laneOf(sinks []string, suffix string, outboxes map[string]Outbox) {
+	for i, to := range sinks {
+		if outboxes[to+suffix] != nil {
+			sinks[i] = to + suffix
+		}
+	}
 }
 
 // Recover loads the newest checkpoint and positions the engine after it;

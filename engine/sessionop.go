@@ -84,24 +84,50 @@ func (o *sessionOp) fits(s *session, t int64) bool {
 	return o.maxDur == 0 || (max(s.Last, t)-min(s.Start, t) < o.maxDur && t < s.Start+o.maxDur)
 }
 
+// newEnd returns the end of a session holding only a point at t.
+func (o *sessionOp) newEnd(t int64) int64 {
+	if o.maxDur > 0 {
+		return t + min(o.gap, o.maxDur)
+	}
+	return t + o.gap
+}
+
 func (o *sessionOp) Add(p *point.Point, t, proc int64, _ emitFunc) {
 	o.wm.Observe(t, proc)
 	o.keyBuf = appendGroupKey(o.keyBuf[:0], o.groupBy, p)
 	k := o.keys[string(o.keyBuf)]
-	// The sessions t joins; joining two merges them.
+	// The sessions t joins; joining two merges them. Sessions are at least
+	// gap apart, so t fits two at most.
 	var hit []int
-	fired := false
 	if k != nil {
 		for i, s := range k.Sessions {
 			if o.fits(s, t) {
 				hit = append(hit, i)
-				fired = fired || s.Fired
 			}
 		}
 	}
-	tooLate := len(hit) == 0 && o.fired != window.None && t+o.gap <= o.fired
+	if len(hit) == 2 && o.maxDur > 0 {
+		// A point that bridges two sessions merges them only if the merged
+		// session stays within max_duration; otherwise it joins the first.
+		a, b := k.Sessions[hit[0]], k.Sessions[hit[1]]
+		if max(a.Last, b.Last, t)-min(a.Start, b.Start, t) >= o.maxDur {
+			hit = hit[:1]
+		}
+	}
+	// fired: t joins a session that has fired; released: one of them is
+	// past its allowed lateness (still in memory only until the next full
+	// pass of Advance), so the point is too late to update it.
+	fired, released := false, false
+	for _, i := range hit {
+		if s := k.Sessions[i]; s.Fired {
+			fired = true
+			released = released || o.end(s)+o.lateness <= o.fired
+		}
+	}
+	tooLate := len(hit) == 0 && o.fired != window.None && o.newEnd(t) <= o.fired
 	if fired || tooLate {
-		held := o.late == window.LateUpdate && (fired || t+o.gap+o.lateness > o.fired)
+		held := o.late == window.LateUpdate &&
+			((fired && !released) || (tooLate && o.newEnd(t)+o.lateness > o.fired))
 		switch {
 		case held:
 			o.counts.LateUpdated++

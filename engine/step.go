@@ -38,7 +38,7 @@ type step struct {
 func newStep(e *Engine, c StepConfig) (*step, error) {
 	c = c.normalized()
 	s := &step{name: c.Name, kind: c.Kind(), sig: signature(c), sigV1: sigV1(c), measurement: c.Measurement,
-		to: slices.Clone(c.To), passTo: c.PassTo, lateTo: c.Window.LateTo, eng: e}
+		to: slices.Clone(c.To), passTo: slices.Clone(c.PassTo), lateTo: slices.Clone(c.Window.LateTo), eng: e}
 	if tc := c.Transform(); !tc.Empty() {
 		prog, err := transform.Compile(tc)
 		if err != nil {

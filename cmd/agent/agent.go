@@ -41,8 +41,10 @@ const (
 	dirLog        = "log"
 	dirCheckpoint = "checkpoints"
 	dirOutbox     = "outbox"
-	// dirAlertOutbox holds each sink's priority lane, for alerts.
+	// dirAlertOutbox and dirRawOutbox hold each sink's alert lane (first)
+	// and raw-point lane (last); dirOutbox holds the results lane.
 	dirAlertOutbox = "outbox-alerts"
+	dirRawOutbox   = "outbox-raw"
 	dirQuarantine  = "quarantine"
 	dirDeadLetter  = "deadletter"
 	lockFile       = "LOCK"
@@ -120,29 +122,33 @@ func (a *agent) lockDir() error {
 	return nil
 }
 
+// sinkLanes are a sink's outboxes in delivery order.
+var sinkLanes = []struct{ name, dir, suffix string }{
+	{"alerts", dirAlertOutbox, engine.AlertLane},
+	{"results", dirOutbox, ""},
+	{"raw", dirRawOutbox, engine.RawLane},
+}
+
 func (a *agent) openSinks(stdout io.Writer) error {
 	qdir := filepath.Join(a.cfg.DataDir, dirQuarantine)
 	for _, sc := range a.cfg.Sinks {
-		box, rep, err := wal.OpenOutbox(filepath.Join(a.cfg.DataDir, dirOutbox, sc.Name),
-			wal.Options{SegmentSize: 1 << 20, Quarantine: qdir, Logger: a.logger})
-		if err != nil {
-			return fmt.Errorf("outbox %s: %w", sc.Name, err)
-		}
-		a.outboxes[sc.Name] = box
-		if !rep.Empty() {
-			a.logger.Warn("outbox repaired", "sink", sc.Name, "repair", rep.String())
-		}
-		// The priority lane: alerts overtake the sink's other results.
-		abox, rep, err := wal.OpenOutbox(filepath.Join(a.cfg.DataDir, dirAlertOutbox, sc.Name),
-			wal.Options{SegmentSize: 1 << 20, Quarantine: qdir, Logger: a.logger})
-		if err != nil {
-			return fmt.Errorf("alert outbox %s: %w", sc.Name, err)
-		}
-		a.outboxes[sc.Name+engine.AlertLane] = abox
-		if !rep.Empty() {
-			a.logger.Warn("outbox repaired", "sink", sc.Name, "lane", "alerts", "repair", rep.String())
+		// Three lanes per sink, delivered in this order: alerts, results,
+		// raw and late points.
+		var lanes []forward.Outbox
+		for _, l := range sinkLanes {
+			box, rep, err := wal.OpenOutbox(filepath.Join(a.cfg.DataDir, l.dir, sc.Name),
+				wal.Options{SegmentSize: 1 << 20, Quarantine: qdir, Logger: a.logger})
+			if err != nil {
+				return fmt.Errorf("outbox %s (%s lane): %w", sc.Name, l.name, err)
+			}
+			a.outboxes[sc.Name+l.suffix] = box
+			if !rep.Empty() {
+				a.logger.Warn("outbox repaired", "sink", sc.Name, "lane", l.name, "repair", rep.String())
+			}
+			lanes = append(lanes, box)
 		}
 		var sink forward.Sink
+		var err error
 		if sc.Type == "stdout" {
 			sink = forward.NewStdout(stdout)
 		} else if sink, err = forward.New(sc, a.logger); err != nil {
@@ -150,7 +156,7 @@ func (a *agent) openSinks(stdout io.Writer) error {
 		}
 		a.sinks = append(a.sinks, sink)
 		dl := filepath.Join(a.cfg.DataDir, dirDeadLetter, sc.Name+".lp")
-		a.runners = append(a.runners, forward.NewRunner(sc, forward.NewLanes(abox, box), sink, dl, a.logger))
+		a.runners = append(a.runners, forward.NewRunner(sc, forward.NewLanes(lanes...), sink, dl, a.logger))
 	}
 	return nil
 }

@@ -212,6 +212,11 @@ func (a *agent) sinkMetrics(ms *metricSet, now time.Time) []forward.RunnerStats 
 			ms.add("rivulet_alert_outbox_entries", "gauge", "Entries of the sink's alert lane not yet delivered (alerts go before the other results).", float64(entries), "sink", n)
 			ms.add("rivulet_alert_outbox_bytes", "gauge", "Bytes of the sink's alert lane not yet delivered.", float64(size), "sink", n)
 		}
+		if rbox := a.outboxes[n+engine.RawLane]; rbox != nil {
+			entries, size := rbox.Backlog()
+			ms.add("rivulet_raw_outbox_entries", "gauge", "Entries of the sink's raw-point lane (pass_to, late_to) not yet delivered; it goes after the results.", float64(entries), "sink", n)
+			ms.add("rivulet_raw_outbox_bytes", "gauge", "Bytes of the sink's raw-point lane not yet delivered.", float64(size), "sink", n)
+		}
 	}
 	return out
 }

@@ -84,8 +84,8 @@ func liveBacklog(ctx context.Context, cfg *config.Config) ([]sinkBacklog, string
 	var rows []sinkBacklog
 	for _, s := range st.Sinks {
 		l := "{sink=" + strconv.Quote(s.Name) + "}"
-		r := sinkBacklog{Sink: s.Name, Entries: int(st.Metrics["rivulet_outbox_entries"+l] + st.Metrics["rivulet_alert_outbox_entries"+l]),
-			Bytes: int64(st.Metrics["rivulet_outbox_bytes"+l] + st.Metrics["rivulet_alert_outbox_bytes"+l]), LastError: s.LastError, NextRetry: s.NextRetry,
+		r := sinkBacklog{Sink: s.Name, Entries: int(st.Metrics["rivulet_outbox_entries"+l] + st.Metrics["rivulet_alert_outbox_entries"+l] + st.Metrics["rivulet_raw_outbox_entries"+l]),
+			Bytes: int64(st.Metrics["rivulet_outbox_bytes"+l] + st.Metrics["rivulet_alert_outbox_bytes"+l] + st.Metrics["rivulet_raw_outbox_bytes"+l]), LastError: s.LastError, NextRetry: s.NextRetry,
 			Failures: int(st.Metrics["rivulet_sink_consecutive_failures"+l])}
 		if age, ok := st.Metrics["rivulet_outbox_oldest_age_seconds"+l]; ok && r.Entries > 0 {
 			r.OldestAge = &age
@@ -114,10 +114,14 @@ func diskBacklog(cfg *config.Config) ([]sinkBacklog, error) {
 				r.OldestAge = pendingAge(box)
 			}
 		}
-		if abox, err := wal.OpenOutboxView(filepath.Join(cfg.DataDir, dirAlertOutbox, sc.Name)); err == nil {
-			n, size := abox.Backlog()
+		for _, dir := range []string{dirAlertOutbox, dirRawOutbox} {
+			lbox, err := wal.OpenOutboxView(filepath.Join(cfg.DataDir, dir, sc.Name))
+			if err != nil {
+				continue
+			}
+			n, size := lbox.Backlog()
 			r.Entries, r.Bytes = r.Entries+n, r.Bytes+size
-			if age := pendingAge(abox); n > 0 && age != nil && (r.OldestAge == nil || *age > *r.OldestAge) {
+			if age := pendingAge(lbox); n > 0 && age != nil && (r.OldestAge == nil || *age > *r.OldestAge) {
 				r.OldestAge = age
 			}
 		}
