@@ -30,6 +30,9 @@ type step struct {
 	// errors counts points the stateless operators failed on.
 	errors uint64
 
+	// emitFn is s.emit bound once: a method value passed on each call
+	// would be allocated each time.
+	emitFn, transformedFn emitFunc
 	// the current input's event time, for the transform callback
 	curT, curProc int64
 	eng           *Engine
@@ -46,6 +49,7 @@ func newStep(e *Engine, c StepConfig) (*step, error) {
 		}
 		s.prog = prog
 	}
+	s.emitFn, s.transformedFn = s.emit, s.transformed
 	var side emitFunc
 	if len(s.lateTo) > 0 {
 		side = func(p *point.Point) { e.route(s.lateTo, p) }
@@ -127,7 +131,7 @@ func (s *step) in(p *point.Point, t, proc int64) {
 		return
 	}
 	s.curT, s.curProc = t, proc
-	if err := s.prog.Apply(p, s.transformed); err != nil {
+	if err := s.prog.Apply(p, s.transformedFn); err != nil {
 		s.errors++
 	}
 }
@@ -149,7 +153,7 @@ func (s *step) process(p *point.Point, t, proc int64) {
 		s.output(p, t)
 		return
 	}
-	s.op.Add(p, t, proc, s.emit)
+	s.op.Add(p, t, proc, s.emitFn)
 }
 
 // emit is the emitFunc of the step's operator.
@@ -168,7 +172,7 @@ func (s *step) output(p *point.Point, t int64) {
 // later steps see them before their own advance.
 func (s *step) advance(proc int64) {
 	if s.op != nil {
-		s.op.Advance(proc, s.emit)
+		s.op.Advance(proc, s.emitFn)
 	}
 }
 
