@@ -35,6 +35,11 @@ type Config struct {
 	DataDir        string                  `mapstructure:"data_dir"`
 	Log            LogConfig               `mapstructure:"log"`
 	HTTP           HTTPConfig              `mapstructure:"http"`
+	// MemoryLimit is a soft cap on the Go heap and runtime (the runtime's
+	// GOMEMLIMIT): near it the garbage collector works harder instead of
+	// letting the heap grow to twice the live data. 0 leaves the runtime's
+	// default (no limit, or GOMEMLIMIT from the environment).
+	MemoryLimit wal.Size `mapstructure:"memory_limit"`
 	EmbeddedBroker ingest.BrokerConfig     `mapstructure:"embedded_broker"`
 	Sources        ingest.Config           `mapstructure:"sources"`
 	Batch          batcher.Config          `mapstructure:"batch"`
@@ -150,6 +155,9 @@ func (c *Config) checkTop(ps *problems) {
 		ps.add("data_dir", "must be set")
 	case !filepath.IsAbs(c.DataDir):
 		ps.add("data_dir", fmt.Sprintf("must be an absolute path, got %q", c.DataDir))
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < 8<<20 {
+		ps.add("memory_limit", fmt.Sprintf("must be 0 (no limit) or at least 8MiB, got %d bytes", c.MemoryLimit))
 	}
 	if len(c.Sources.MQTT) == 0 {
 		ps.add("sources.mqtt", "at least one source is required")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -54,6 +55,9 @@ const (
 // builds every stage, sink first, without starting any.
 func openAgent(cfg *config.Config, logger *slog.Logger, stdout io.Writer) (a *agent, err error) {
 	a = &agent{cfg: cfg, logger: logger, outboxes: map[string]*wal.Outbox{}}
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
+	}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -122,11 +126,15 @@ func (a *agent) lockDir() error {
 	return nil
 }
 
-// sinkLanes are a sink's outboxes in delivery order.
-var sinkLanes = []struct{ name, dir, suffix string }{
-	{"alerts", dirAlertOutbox, engine.AlertLane},
-	{"results", dirOutbox, ""},
-	{"raw", dirRawOutbox, engine.RawLane},
+// sinkLanes are a sink's outboxes in delivery order; rank orders them for
+// on_full: drop_oldest, which drops from the lowest rank first.
+var sinkLanes = []struct {
+	name, dir, suffix string
+	rank              int
+}{
+	{"alerts", dirAlertOutbox, engine.AlertLane, 2},
+	{"results", dirOutbox, "", 1},
+	{"raw", dirRawOutbox, engine.RawLane, 0},
 }
 
 func (a *agent) openSinks(stdout io.Writer) error {
@@ -135,6 +143,11 @@ func (a *agent) openSinks(stdout io.Writer) error {
 		// Three lanes per sink, delivered in this order: alerts, results,
 		// raw and late points.
 		var lanes []forward.Outbox
+		policy := wal.Block
+		if sc.OnFull == forward.OnFullDropOldest {
+			policy = wal.DropOldest
+		}
+		budget := wal.NewBudget(int64(sc.MaxBacklog), policy)
 		for _, l := range sinkLanes {
 			box, rep, err := wal.OpenOutbox(filepath.Join(a.cfg.DataDir, l.dir, sc.Name),
 				wal.Options{SegmentSize: 1 << 20, Quarantine: qdir, Logger: a.logger})
@@ -145,6 +158,7 @@ func (a *agent) openSinks(stdout io.Writer) error {
 			if !rep.Empty() {
 				a.logger.Warn("outbox repaired", "sink", sc.Name, "lane", l.name, "repair", rep.String())
 			}
+			budget.Add(box, l.rank)
 			lanes = append(lanes, box)
 		}
 		var sink forward.Sink
