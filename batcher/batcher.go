@@ -206,6 +206,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 	hb := time.NewTicker(b.cfg.Heartbeat)
 	defer hb.Stop()
 	last := b.now()
+	var lastCommit time.Time // wall clock: it paces the disk, it is not data
 	for {
 		if err := b.maybeEpoch(ctx); err != nil {
 			return err
@@ -214,6 +215,17 @@ func (b *Batcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return b.drain()
 		case m := <-b.queue:
+			if wait := b.cfg.MinInterval - time.Since(lastCommit); wait > 0 {
+				// Let the next messages join this commit; at shutdown
+				// commit at once.
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+				}
+				t.Stop()
+			}
+			lastCommit = time.Now()
 			if err := b.commit(ctx, m); err != nil {
 				return err
 			}

@@ -293,3 +293,57 @@ func TestLogCapHoldsAcks(t *testing.T) {
 		t.Errorf("the held message was not written after room was made: %d entries", len(log.entries))
 	}
 }
+
+// TestMinInterval: a trickle of one message every 2 ms is a commit per
+// message without pacing; with min_interval 40ms commits start at least
+// 40 ms apart, so over an elapsed time T there are at most T/40ms + 2 of
+// them (the last at shutdown), and every message is still acked after its
+// sync. The bound follows from the pacing, not from the machine's speed.
+func TestMinInterval(t *testing.T) {
+	for _, tc := range []struct {
+		interval time.Duration
+		paced    bool
+	}{{40 * time.Millisecond, true}, {0, false}} {
+		log := &fakeLog{}
+		cfg := testConfig()
+		cfg.MinInterval = tc.interval
+		b := New(cfg, log, Options{Fsync: true})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		start := time.Now()
+		go func() { done <- b.Run(ctx) }()
+		const n = 200
+		var acked sync.WaitGroup
+		acked.Add(n)
+		var early int
+		var mu sync.Mutex
+		for i := range n {
+			b.Handle(msg(i, 1, func(m *ingest.Message) {
+				if !log.durableHas(string(m.Points[:len(m.Points)-1])) {
+					mu.Lock()
+					early++
+					mu.Unlock()
+				}
+				acked.Done()
+			}))
+			time.Sleep(2 * time.Millisecond)
+		}
+		acked.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		elapsed := time.Since(start)
+		log.mu.Lock()
+		syncs := log.syncs
+		log.mu.Unlock()
+		maxSyncs := n + 1
+		if tc.paced {
+			maxSyncs = int(elapsed/tc.interval) + 2
+		}
+		if syncs > maxSyncs || early > 0 {
+			t.Errorf("min_interval %s: %d syncs in %s (at most %d), %d acks before their sync", tc.interval, syncs, elapsed, maxSyncs, early)
+		}
+		t.Logf("min_interval %s: %d messages in %d syncs", tc.interval, n, syncs)
+	}
+}

@@ -14,6 +14,13 @@ type Config struct {
 	MaxPoints int           `mapstructure:"max_points"`
 	MaxBytes  wal.Size      `mapstructure:"max_bytes"`
 	Linger    time.Duration `mapstructure:"linger"`
+	// MinInterval is the least time between the starts of two group
+	// commits: at most 1/MinInterval fsyncs per second whatever the load
+	// (SD cards wear with every one). Messages arriving meanwhile join the
+	// next commit, so it adds up to MinInterval to the ack latency, and a
+	// QoS 1 stream then moves at most the broker's inflight window per
+	// MinInterval: raise the broker's max_inflight_messages for high rates.
+	MinInterval time.Duration `mapstructure:"min_interval"`
 	// Queue is the number of messages buffered between the sources and the
 	// batcher; when it is full, QoS 1 sources block and QoS 0 messages drop.
 	Queue int `mapstructure:"queue"`
@@ -27,7 +34,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented in the README.
 func DefaultConfig() Config {
-	return Config{MaxPoints: 10000, MaxBytes: 4 << 20, Linger: 20 * time.Millisecond,
+	return Config{MaxPoints: 10000, MaxBytes: 4 << 20, Linger: 20 * time.Millisecond, MinInterval: 10 * time.Millisecond,
 		Queue: 4096, Heartbeat: time.Second, Dedupe: 8192}
 }
 
@@ -42,6 +49,9 @@ func (c Config) Validate() error {
 	}
 	if c.Linger < 0 || c.Linger > 10*time.Second {
 		errs = append(errs, fmt.Errorf("linger: must be between 0 and 10s, got %s", c.Linger))
+	}
+	if c.MinInterval < 0 || c.MinInterval > time.Second {
+		errs = append(errs, fmt.Errorf("min_interval: must be between 0 and 1s, got %s", c.MinInterval))
 	}
 	if c.Queue < 1 {
 		errs = append(errs, fmt.Errorf("queue: must be at least 1, got %d", c.Queue))
