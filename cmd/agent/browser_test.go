@@ -209,9 +209,14 @@ func TestStatusPage(t *testing.T) {
 		}
 	}
 
-	// Traffic has stopped: what the page shows after its next refresh must
-	// equal a scrape taken now.
-	m := scrape(t, web)
+	// Traffic has stopped: once the last windows have fired and the local
+	// file has them, what the page shows after its next refresh must equal
+	// a scrape taken now.
+	var m map[string]float64
+	waitFor(t, 30*time.Second, "the last windows to fire and reach the local file", func() bool {
+		m = scrape(t, web)
+		return m["rivulet_open_windows"] == 0 && m[`rivulet_outbox_entries{sink="local"}`] == 0
+	})
 	before := eval[string](t, b, `document.body.dataset.updated`)
 	waitFor(t, 10*time.Second, "a refresh of the page", func() bool {
 		return eval[string](t, b, `document.body.dataset.updated`) != before
