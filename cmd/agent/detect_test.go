@@ -247,7 +247,7 @@ func TestDetectCommand(t *testing.T) {
 	}
 	cfg := siteWithDetect(t, detectSteps)
 	one := siteWithDetect(t, "  - name: only\n    detect: {threshold: {warn: 30, crit: 35}}\n    to: [local]\n")
-	none := "../../testdata/site.yaml"
+	none := siteWithDetect(t, "")
 	cases := []struct {
 		name string
 		args []string
