@@ -131,3 +131,30 @@ func TestMemory100kSeries(t *testing.T) {
 	}
 	runtime.KeepAlive(e)
 }
+
+// TestApplySteadyStateAllocs: once every group of an entry's points has its
+// window open, applying the entry again allocates nothing per point. One
+// allocation per entry is allowed: point.Decoder creates a lineprotocol
+// decoder (512 B) for every entry.
+func TestApplySteadyStateAllocs(t *testing.T) {
+	e, err := New(Config{Site: "s1", Steps: []StepConfig{memStep("count", "mean", "min", "max", "p95")}, Checkpoint: DefaultCheckpoint()},
+		&memLog{}, map[string]Outbox{"out": &discardOutbox{}}, &memCkpt{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := window.NewTumbling(time.Minute).Start(base)
+	ent := wal.Entry{Kind: wal.KindBatch, IngestTime: start + 20*sec,
+		Points: appendDeviceLines(nil, 0, 1000, 1000, start+10*sec, "21.5")}
+	idx := uint64(1)
+	e.Apply(idx, &ent)
+	allocs := testing.AllocsPerRun(20, func() {
+		idx++
+		e.Apply(idx, &ent)
+	})
+	if allocs > 1 {
+		t.Fatalf("%.0f allocations per 1000-point entry in steady state, want at most 1 (none per point)", allocs)
+	}
+	if r := e.Stats().Results.Load(); r != 0 {
+		t.Fatalf("%d results: the window fired", r)
+	}
+}
