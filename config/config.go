@@ -32,14 +32,14 @@ type Config struct {
 	Site string `mapstructure:"site"`
 	// DataDir holds the logs, checkpoints, outboxes and quarantine. Load makes
 	// it absolute.
-	DataDir        string                  `mapstructure:"data_dir"`
-	Log            LogConfig               `mapstructure:"log"`
-	HTTP           HTTPConfig              `mapstructure:"http"`
+	DataDir string     `mapstructure:"data_dir"`
+	Log     LogConfig  `mapstructure:"log"`
+	HTTP    HTTPConfig `mapstructure:"http"`
 	// MemoryLimit is a soft cap on the Go heap and runtime (the runtime's
 	// GOMEMLIMIT): near it the garbage collector works harder instead of
 	// letting the heap grow to twice the live data. 0 leaves the runtime's
 	// default (no limit, or GOMEMLIMIT from the environment).
-	MemoryLimit wal.Size `mapstructure:"memory_limit"`
+	MemoryLimit    wal.Size                `mapstructure:"memory_limit"`
 	EmbeddedBroker ingest.BrokerConfig     `mapstructure:"embedded_broker"`
 	Sources        ingest.Config           `mapstructure:"sources"`
 	Batch          batcher.Config          `mapstructure:"batch"`
