@@ -439,8 +439,16 @@ func (e *Engine) flush() error {
 	}
 	for _, name := range names {
 		po := e.pending[name]
-		if err := e.outboxes[name].Append(po.index, po.lines, e.cfg.Sync); err != nil {
-			return fmt.Errorf("outbox %s: %w", name, err)
+		box := e.outboxes[name]
+		if err := box.Append(po.index, po.lines, e.cfg.Sync); err != nil {
+			// An earlier attempt may have appended and then failed to sync
+			// (a full disk): the outbox has these results, make them durable.
+			if !errors.Is(err, wal.ErrBelowHighWater) || box.HighWater() < po.index {
+				return fmt.Errorf("outbox %s: %w", name, err)
+			}
+			if err := box.Sync(); err != nil {
+				return fmt.Errorf("outbox %s: sync: %w", name, err)
+			}
 		}
 		e.hwm[name] = po.index
 		po.lines = po.lines[:0]

@@ -31,6 +31,12 @@ type Options struct {
 	Quarantine string
 	// Logger receives repair and corruption reports; nil discards them.
 	Logger *slog.Logger
+	// RollbackUnsynced makes a failed Append or Sync cut the log back to
+	// its last successful Sync, so that the caller can write the same
+	// entries again without duplicating them. Set it when nobody reads an
+	// entry before it is synced (wal.durability: fsync): entries that were
+	// handed on must never disappear.
+	RollbackUnsynced bool
 }
 
 const defaultSegmentSize = 8 << 20
@@ -62,12 +68,29 @@ type Log struct {
 
 	// mu serializes every call into tidwall but Sync: tidwall's Read
 	// mutates its segment cache under a read lock, so reads race each other.
-	mu     sync.Mutex
+	mu sync.Mutex
+	// twMu guards the tidwall handle against being replaced by recovery
+	// while Sync uses it (Sync holds it for reading; recovery, taken
+	// after mu, for writing).
+	twMu sync.RWMutex
+	// durable is the tail segment and its size at the last successful
+	// Sync (or at Open): what a rollback cuts back to.
+	durable segPos
+	// reopenPending is set when recovery failed; the next Append or Sync retries it.
+	reopenPending bool
+	// syncHook, when set by a test, replaces tidwall's Sync.
+	syncHook func() error
 	closed bool
 	batch  tidwall.Batch
 	buf    []byte
 	bad    map[uint64]location // damaged records seen since Open
 	broken []brokenSegment
+}
+
+// segPos is a position in the segment files: a segment and a size.
+type segPos struct {
+	seg  uint64 // the segment's first index; 0 for no segment
+	size int64
 }
 
 type location struct {
@@ -96,7 +119,22 @@ func Open(dir string, opts Options) (*Log, Repair, error) {
 	if err := l.openTidwall(); err != nil {
 		return nil, rep, err
 	}
+	// What repair left is what Open reports as there: the first rollback
+	// point.
+	if l.durable, err = tailPos(dir); err != nil {
+		return nil, rep, errors.Join(fmt.Errorf("wal: %w", err), l.tw.Close())
+	}
 	return l, rep, nil
+}
+
+// tailPos returns the newest segment of dir and its size.
+func tailPos(dir string) (segPos, error) {
+	segs, err := listSegments(dir)
+	if err != nil || len(segs) == 0 {
+		return segPos{}, err
+	}
+	t := segs[len(segs)-1]
+	return segPos{t.index, t.size}, nil
 }
 
 func (l *Log) openTidwall() error {
@@ -178,14 +216,24 @@ func (l *Log) Append(entries ...*Entry) (first, last uint64, err error) {
 	if l.closed {
 		return 0, 0, ErrClosed
 	}
+	if l.reopenPending {
+		if err := l.recoverLocked(); err != nil {
+			return 0, 0, err
+		}
+	}
 	next := l.last.Load() + 1
 	added, err := l.fillBatch(next, entries)
 	if err != nil {
 		return 0, 0, err
 	}
 	if err := l.tw.WriteBatch(&l.batch); err != nil {
-		l.syncIndexes()
-		return 0, 0, fmt.Errorf("wal: append: %w", err)
+		// tidwall keeps the failed entries in its in-memory tail, so the
+		// next write would misplace every record: reopen from the files.
+		werr := fmt.Errorf("wal: append: %w", err)
+		if rerr := l.recoverLocked(); rerr != nil {
+			return 0, 0, errors.Join(werr, rerr)
+		}
+		return 0, 0, werr
 	}
 	l.size.Add(added)
 	last = next + uint64(len(entries)) - 1
@@ -209,16 +257,108 @@ func (l *Log) fillBatch(next uint64, entries []*Entry) (int64, error) {
 }
 
 // Sync makes every appended entry durable (fsync of the tail segment; full
-// segments were synced when the next one started).
+// segments were synced when the next one started). With RollbackUnsynced a
+// failed sync cuts the log back to the last successful one: after a failed
+// fsync the kernel may have dropped the unwritten pages, so only writing
+// the entries again makes them durable.
 func (l *Log) Sync() error {
-	err := l.tw.Sync()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if l.reopenPending {
+		if err := l.recoverLocked(); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+	}
+	// Everything written before this stat is covered by the fsync below.
+	pos, perr := tailPos(l.dir)
+	l.mu.Unlock()
+
+	l.twMu.RLock()
+	var err error
+	if l.syncHook != nil {
+		err = l.syncHook()
+	} else {
+		err = l.tw.Sync()
+	}
+	l.twMu.RUnlock()
 	if errors.Is(err, tidwall.ErrClosed) {
 		return ErrClosed
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("wal: sync: %w", err)
+		err = fmt.Errorf("wal: sync: %w", err)
+		if l.opts.RollbackUnsynced && !l.closed {
+			if rerr := l.recoverLocked(); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+		}
+		return err
+	}
+	if perr == nil {
+		l.durable = pos
 	}
 	return nil
+}
+
+// recoverLocked reopens tidwall from the files after a failed write or
+// sync: it cuts the log back to the last successful Sync (with
+// RollbackUnsynced) or only the torn tail a failed write left, then
+// repairs and reopens. On failure the log stays broken and the next Append
+// or Sync tries again. l.mu must be held.
+func (l *Log) recoverLocked() error {
+	l.twMu.Lock()
+	defer l.twMu.Unlock()
+	if !l.reopenPending {
+		_ = l.tw.Close() // its in-memory state is what is wrong
+	}
+	l.reopenPending = true
+	before := l.last.Load()
+	if l.opts.RollbackUnsynced && l.durable.seg != 0 {
+		if err := cutTo(l.dir, l.durable); err != nil {
+			return fmt.Errorf("wal: roll back to the last sync: %w", err)
+		}
+	}
+	rep, bad, err := repairDir(l.dir, l.q)
+	if err != nil {
+		return fmt.Errorf("wal: repair after a failed write: %w", err)
+	}
+	for _, b := range bad {
+		l.bad[b.index] = location{b.segment, b.offset}
+	}
+	if err := l.openTidwall(); err != nil {
+		return err
+	}
+	l.reopenPending = false
+	l.opts.Logger.Warn("ingest log reopened after a failed write or sync",
+		"dir", l.dir, "last_before", before, "last_now", l.last.Load(), "repair", rep.String())
+	return nil
+}
+
+// cutTo removes the segments after pos and truncates pos's segment to its
+// size, then syncs the directory.
+func cutTo(dir string, pos segPos) error {
+	segs, err := listSegments(dir)
+	if err != nil {
+		return err
+	}
+	for _, s := range segs {
+		switch {
+		case s.index > pos.seg:
+			if err := os.Remove(s.path); err != nil {
+				return err
+			}
+		case s.index == pos.seg && s.size > pos.size:
+			if err := os.Truncate(s.path, pos.size); err != nil {
+				return err
+			}
+		}
+	}
+	return syncDir(dir)
 }
 
 // Read fills e with the entry at index, reusing e's slices. It returns
@@ -275,14 +415,45 @@ func (l *Log) TruncateFront(index uint64) error {
 	if last < first || index <= first {
 		return nil
 	}
+	before, _ := listSegments(l.dir)
 	if err := l.tw.TruncateFront(index); err != nil {
 		return fmt.Errorf("wal: truncate front to %d: %w", index, err)
 	}
+	l.moveDurable(before)
 	l.first.Store(index)
 	if err := syncDir(l.dir); err != nil {
 		return fmt.Errorf("wal: truncate front: %w", err)
 	}
 	return l.resize()
+}
+
+// failed reports whether the log is waiting to be reopened after a failed
+// write or sync.
+func (l *Log) failed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reopenPending
+}
+
+// moveDurable follows the rollback point when TruncateFront rewrote the
+// segment holding it: that segment is renamed to the new first index and
+// loses the bytes before it.
+func (l *Log) moveDurable(before []segFile) {
+	after, err := listSegments(l.dir)
+	if err != nil || len(after) == 0 {
+		return
+	}
+	for _, s := range after {
+		if s.index == l.durable.seg {
+			return // untouched
+		}
+	}
+	for _, s := range before {
+		if s.index == l.durable.seg {
+			l.durable = segPos{after[0].index, l.durable.size - (s.size - after[0].size)}
+			return
+		}
+	}
 }
 
 // Close syncs and closes the log. Calling it again returns nil.
@@ -293,6 +464,9 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	if l.reopenPending {
+		return nil // recovery closed tidwall and could not reopen it
+	}
 	if err := l.tw.Close(); err != nil {
 		return fmt.Errorf("wal: close: %w", err)
 	}

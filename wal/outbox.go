@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,11 +20,20 @@ import (
 // delivered.
 var ErrBelowHighWater = errors.New("wal: ingest index not above the outbox high-water mark")
 
+// ErrOutboxBroken is returned by Outbox.Append after a write to the log
+// failed (a full disk, an I/O error): the outbox takes appends again only
+// once reopened.
+var ErrOutboxBroken = errors.New("wal: outbox append failed earlier")
+
 // OutEntry is one result queued for a sink.
 type OutEntry struct {
 	Seq         uint64 // index in the outbox log
 	IngestIndex uint64 // ingest log index that produced it
 	Points      []byte // newline-terminated line protocol; owned by the caller
+	// Appended is when the entry was appended, to the second; it may be
+	// early (never late), and entries pending from before the outbox was
+	// opened count from the opening.
+	Appended time.Time
 }
 
 // Outbox is one sink's durable queue: the engine appends results, the sink
@@ -45,6 +56,13 @@ type Outbox struct {
 	notify    chan struct{} // closed and replaced on every Append
 	appended  appendTimes   // when the pending entries were appended
 	now       func() time.Time
+	budgets   []*Budget // caps this outbox counts against
+	// broken is a failed log append not yet recovered from. The log
+	// reopens itself from its files after a failed write; until that
+	// succeeded the outbox refuses appends.
+	broken error
+
+	dropped atomic.Uint64 // points dropped by a DropOldest budget
 }
 
 // OpenOutbox opens or creates the outbox in dir. Besides the log repair
@@ -125,7 +143,19 @@ func (o *Outbox) lastIngest() uint64 {
 // Append queues the result of the ingest entry ingestIndex, which must be
 // above HighWater; sync makes it durable before returning. points is not
 // retained.
+//
+// When a Budget the outbox belongs to has no room, Append returns an error
+// wrapping ErrOutboxFull (policy Block) or first drops the oldest pending
+// entries of the budget's members (policy DropOldest).
 func (o *Outbox) Append(ingestIndex uint64, points []byte, sync bool) error {
+	o.mu.Lock()
+	budgets := o.budgets
+	o.mu.Unlock()
+	for _, b := range budgets {
+		if err := b.reserve(entrySize(len(points))); err != nil {
+			return err
+		}
+	}
 	if err := o.append(ingestIndex, points); err != nil {
 		return err
 	}
@@ -142,12 +172,23 @@ func (o *Outbox) append(ingestIndex uint64, points []byte) error {
 	if o.closed {
 		return ErrClosed
 	}
+	if o.broken != nil {
+		if o.log.failed() {
+			return fmt.Errorf("%w: an earlier append failed and the log could not be reopened yet: %w", ErrOutboxBroken, o.broken)
+		}
+		// The log reopened from its files: what it holds is the truth.
+		o.broken = nil
+		o.high = max(o.high, o.lastIngest())
+	}
 	if ingestIndex <= o.high {
 		return fmt.Errorf("%w: ingest index %d, high water %d", ErrBelowHighWater, ingestIndex, o.high)
 	}
 	e := Entry{Kind: KindResult, IngestTime: int64(ingestIndex), Points: points}
 	_, seq, err := o.log.Append(&e)
 	if err != nil {
+		if !errors.Is(err, ErrClosed) {
+			o.broken = err
+		}
 		return err
 	}
 	o.high = ingestIndex
@@ -258,7 +299,13 @@ func (o *Outbox) Next(maxPoints, maxBytes int) ([]OutEntry, error) {
 			break
 		}
 	}
-	return b.entries(), nil
+	out := b.entries()
+	o.mu.Lock()
+	for i := range out {
+		out[i].Appended = o.appended.at(out[i].Seq)
+	}
+	o.mu.Unlock()
+	return out, nil
 }
 
 // skippable errors leave an entry out of Next: a damaged record (reported
@@ -382,6 +429,86 @@ func (a *appendTimes) oldest(seq uint64) time.Time {
 	}
 	a.drop(seq)
 	return time.Unix(a.s[0].at, 0)
+}
+
+// at returns when seq was appended; the zero time if unknown.
+func (a *appendTimes) at(seq uint64) time.Time {
+	i := sort.Search(len(a.s), func(i int) bool { return a.s[i].seq > seq })
+	if i == 0 {
+		return time.Time{}
+	}
+	return time.Unix(a.s[i-1].at, 0)
+}
+
+// Dropped returns the points a DropOldest budget has dropped from this
+// outbox since it was opened.
+func (o *Outbox) Dropped() uint64 { return o.dropped.Load() }
+
+// pending reports whether entries wait after the cursor.
+func (o *Outbox) pending() bool { return o.log.LastIndex() > o.Cursor() }
+
+// compact drops the delivered entries from the front of the log now, so
+// that a Budget does not count them.
+func (o *Outbox) compact() error {
+	o.commitMu.Lock()
+	defer o.commitMu.Unlock()
+	cursor := o.Cursor()
+	if first := o.log.FirstIndex(); first == 0 || cursor < first {
+		return nil
+	}
+	if err := o.log.TruncateFront(cursor + 1); err != nil {
+		return fmt.Errorf("wal: reclaim delivered entries: %w", err)
+	}
+	o.reclaimAt = o.log.Size() + o.segSize/2
+	return nil
+}
+
+// dropOldest moves the cursor past the oldest pending entries, at least
+// over bytes of them (or all), counts their points as dropped and
+// reclaims their space.
+func (o *Outbox) dropOldest(over int64) error {
+	o.commitMu.Lock()
+	defer o.commitMu.Unlock()
+	o.mu.Lock()
+	closed, cursor, delivered := o.closed, o.cursor, o.delivered
+	o.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	var e Entry
+	var freed int64
+	points := 0
+	seq, last := max(cursor, o.log.FirstIndex()-1), o.log.LastIndex()
+	for seq < last && freed < over {
+		seq++
+		if err := o.log.Read(seq, &e); err != nil {
+			if !skippable(err) {
+				return err
+			}
+			continue
+		}
+		freed += entrySize(len(e.Points))
+		points += bytes.Count(e.Points, []byte{'\n'})
+		delivered = max(delivered, uint64(e.IngestTime))
+	}
+	if seq <= cursor {
+		return nil
+	}
+	if err := o.writeCursor(seq, delivered); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.cursor, o.delivered = seq, delivered
+	o.appended.drop(seq + 1)
+	o.mu.Unlock()
+	o.dropped.Add(uint64(points))
+	o.log.opts.Logger.Warn("wal: outbox over its cap, oldest entries dropped",
+		"dir", filepath.Dir(o.cursorPath), "through_seq", seq, "points", points)
+	if err := o.log.TruncateFront(seq + 1); err != nil {
+		return fmt.Errorf("wal: drop oldest: %w", err)
+	}
+	o.reclaimAt = o.log.Size() + o.segSize/2
+	return nil
 }
 
 // reclaim drops the entries through cursor when the policy in Commit says so.

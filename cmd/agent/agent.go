@@ -97,8 +97,11 @@ func (a *agent) openStorage() error {
 	if a.quarantine, err = ingest.OpenQuarantine(qdir, 64<<20, a.logger); err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
+	// With fsync durability nothing reads an entry before its sync, so a
+	// failed write or sync (a full disk) rolls the log back to the last
+	// sync and the batcher writes the same batch again when it can.
 	opts := wal.Options{SegmentSize: int64(a.cfg.WAL.SegmentSize), MaxSize: int64(a.cfg.WAL.MaxSize),
-		Quarantine: qdir, Logger: a.logger}
+		Quarantine: qdir, Logger: a.logger, RollbackUnsynced: a.cfg.WAL.Durability == wal.DurabilityFsync}
 	var rep wal.Repair
 	if a.log, rep, err = wal.Open(filepath.Join(dir, dirLog), opts); err != nil {
 		return fmt.Errorf("ingest log: %w", err)
