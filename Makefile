@@ -5,7 +5,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: build test demo lint cross bench bench-mqtt clean deb check-unit packaging install
+.PHONY: build test demo lint cross bench bench-mqtt clean deb check-unit packaging install chaos fuzz security
 
 ## build: the static, stripped binary at bin/rivulet
 build:
@@ -63,6 +63,22 @@ bench:
 ## bench-mqtt: the throughput benchmark against mosquitto (see BENCHMARKS.md)
 bench-mqtt:
 	bash scripts/bench.sh
+
+## fuzz: every Fuzz target of the module for FUZZTIME each (default 30s);
+## seeds in <pkg>/testdata/fuzz/<FuzzName>/ (see scripts/fuzz.sh)
+fuzz:
+	bash scripts/fuzz.sh
+
+## security: govulncheck over ./... and the TLS, insecure-flag and file-mode
+## tests (see scripts/security.sh)
+security:
+	bash scripts/security.sh
+
+## chaos: the full chaos suite (500 SIGKILL cycles, broker restarts, network
+## faults, disk full, outage + burst; see RELIABILITY.md) — writes its
+## figures into RELIABILITY.md; root for the disk-full test
+chaos:
+	bash scripts/chaos.sh
 
 clean:
 	rm -rf bin dist demo-data

@@ -4,8 +4,10 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 const envPrefix = "RIVULET_"
@@ -108,7 +110,7 @@ func (d *decoder) applyEnv(tree map[string]any, env []string) {
 				d.fromEnv[path] = name
 			}
 		} else if msg, ok := keys.unknown(name); ok {
-			d.add(name, msg)
+			d.add(printableName(name), msg)
 		}
 	}
 }
@@ -131,4 +133,13 @@ func setPath(tree map[string]any, path string, v any) bool {
 	}
 	tree[keys[len(keys)-1]] = v
 	return true
+}
+
+// printableName quotes a variable name that holds control characters (a
+// newline would split its problem over two lines of the report).
+func printableName(name string) string {
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return strconv.Quote(name)
+	}
+	return name
 }

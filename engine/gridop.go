@@ -221,19 +221,43 @@ func (o *gridOp) fillDue(wm int64) bool {
 }
 
 // fillWindows adds the windows up to wm that fill must consider although
-// they hold no data, as long as a known group is young enough to fill them.
+// they hold no data, as long as a group known before them is young enough
+// (state_ttl) to fill them. starts holds the data (and re-emitted) windows
+// of this Advance: their groups are remembered as they are emitted, in
+// window order, so they count as known for the windows after them.
 func (o *gridOp) fillWindows(wm int64, starts []int64, seen map[int64]bool) []int64 {
-	if o.nextFill == window.None || len(o.known) == 0 {
-		return starts
+	data := slices.Clone(starts)
+	slices.Sort(data)
+	w := o.nextFill
+	if w == window.None {
+		if len(data) == 0 {
+			return starts
+		}
+		w = data[0]
 	}
 	newest := int64(math.MinInt64)
 	for _, k := range o.known {
 		newest = max(newest, k.Start)
 	}
-	for w := o.nextFill; o.grid.End(w) <= wm && w-newest <= o.ttl; w = o.grid.Next(w) {
+	i := 0
+	for o.grid.End(w) <= wm {
+		for i < len(data) && data[i] < w {
+			newest = max(newest, data[i])
+			i++
+		}
+		if newest == math.MinInt64 || w-newest > o.ttl {
+			// Nothing to fill until the next data window, if any.
+			if i == len(data) {
+				break
+			}
+			newest, w = data[i], o.grid.Next(data[i])
+			i++
+			continue
+		}
 		if !seen[w] && (o.fired == window.None || o.grid.End(w) > o.fired) {
 			starts, seen[w] = append(starts, w), true
 		}
+		w = o.grid.Next(w)
 	}
 	return starts
 }

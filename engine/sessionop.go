@@ -28,12 +28,15 @@ type sessionOp struct {
 	maxSeries int
 	side      emitFunc
 
-	wm     window.Watermark
-	fired  int64
-	keys   map[string]*sessionKey
-	due    int64
-	dirty  bool
-	counts opCounts
+	wm    window.Watermark
+	fired int64
+	keys  map[string]*sessionKey
+	due   int64 // smallest end of an unfired session
+	// release is the smallest end + allowed_lateness of a fired session
+	// still held: Advance drops it once the watermark gets there.
+	release int64
+	dirty   bool
+	counts  opCounts
 
 	keyBuf []byte
 	out    point.Point
@@ -61,7 +64,7 @@ func newSessionOp(c StepConfig, side emitFunc) (*sessionOp, error) {
 		name: c.Name, plan: plan, groupBy: c.GroupBy, gap: int64(c.Window.Gap), maxDur: int64(c.Window.MaxDuration),
 		late: c.Window.Late, lateness: int64(c.Window.AllowedLateness), maxSeries: c.MaxSeries, side: side,
 		wm: window.NewWatermark(c.Window.MaxDelay, c.Window.IdleTimeout), fired: window.None,
-		keys: map[string]*sessionKey{}, due: math.MaxInt64,
+		keys: map[string]*sessionKey{}, due: math.MaxInt64, release: math.MaxInt64,
 	}, nil
 }
 
@@ -96,9 +99,9 @@ func (o *sessionOp) Add(p *point.Point, t, proc int64, _ emitFunc) {
 	o.wm.Observe(t, proc)
 	o.keyBuf = appendGroupKey(o.keyBuf[:0], o.groupBy, p)
 	k := o.keys[string(o.keyBuf)]
-	// The sessions t joins; joining two merges them. Sessions are at least
-	// gap apart, so t fits two at most.
-	var hit []int
+	// The sessions t joins; joining several merges them.
+	var hitBuf [4]int
+	hit := hitBuf[:0]
 	if k != nil {
 		for i, s := range k.Sessions {
 			if o.fits(s, t) {
@@ -106,12 +109,20 @@ func (o *sessionOp) Add(p *point.Point, t, proc int64, _ emitFunc) {
 			}
 		}
 	}
-	if len(hit) == 2 && o.maxDur > 0 {
-		// A point that bridges two sessions merges them only if the merged
-		// session stays within max_duration; otherwise it joins the first.
-		a, b := k.Sessions[hit[0]], k.Sessions[hit[1]]
-		if max(a.Last, b.Last, t)-min(a.Start, b.Start, t) >= o.maxDur {
-			hit = hit[:1]
+	if len(hit) > 1 && o.maxDur > 0 {
+		// A point that bridges sessions merges them only if the merged
+		// session stays within max_duration; otherwise it joins the last
+		// of them starting at or before t (the first if none does), so
+		// that sessions stay disjoint.
+		first, last := k.Sessions[hit[0]], k.Sessions[hit[len(hit)-1]]
+		if max(last.Last, t)-min(first.Start, t) >= o.maxDur {
+			j := hit[0]
+			for _, i := range hit[1:] {
+				if k.Sessions[i].Start <= t {
+					j = i
+				}
+			}
+			hit = append(hit[:0], j)
 		}
 	}
 	// fired: t joins a session that has fired; released: one of them is
@@ -202,12 +213,12 @@ func (o *sessionOp) Advance(proc int64, emit emitFunc) {
 	if wm == window.None {
 		return
 	}
-	if wm < o.due && !o.dirty {
+	if wm < o.due && wm < o.release && !o.dirty {
 		o.fired = wm
 		return
 	}
 	var outs []sessionOut
-	o.due = math.MaxInt64
+	o.due, o.release = math.MaxInt64, math.MaxInt64
 	for key, k := range o.keys {
 		kept := k.Sessions[:0]
 		for _, s := range k.Sessions {
@@ -219,7 +230,9 @@ func (o *sessionOp) Advance(proc int64, emit emitFunc) {
 			if s.Fired && end+o.lateness <= wm {
 				continue // emitted above if due; no longer held
 			}
-			if !s.Fired {
+			if s.Fired {
+				o.release = min(o.release, end+o.lateness)
+			} else {
 				o.due = min(o.due, end)
 			}
 			kept = append(kept, s)
@@ -292,13 +305,15 @@ func (o *sessionOp) UnmarshalJSON(data []byte) error {
 	if st.Keys != nil {
 		o.keys = st.Keys
 	}
-	o.due = math.MaxInt64
+	o.due, o.release = math.MaxInt64, math.MaxInt64
 	for _, k := range o.keys {
 		for _, s := range k.Sessions {
 			if s.Dirty {
 				o.dirty = true
 			}
-			if !s.Fired {
+			if s.Fired {
+				o.release = min(o.release, o.end(s)+o.lateness)
+			} else {
 				o.due = min(o.due, o.end(s))
 			}
 		}

@@ -76,7 +76,37 @@ type Config struct {
 	// BatchPoints caps the points sent in one request.
 	BatchPoints int         `mapstructure:"batch_points"`
 	Retry       RetryConfig `mapstructure:"retry"`
+
+	// TTL drops undelivered entries whose newest point is older than this,
+	// per lane; 0 keeps them until delivered.
+	TTL TTLConfig `mapstructure:"ttl"`
+	// MaxBacklog caps the bytes on disk of the sink's three outboxes
+	// together; OnFull says what happens at the cap: block (the engine
+	// stalls, backpressure reaches the sources) or drop_oldest (the oldest
+	// undelivered entries go, raw lane first, then results, alerts last).
+	MaxBacklog wal.Size `mapstructure:"max_backlog"`
+	OnFull     string   `mapstructure:"on_full"`
+	// RateLimit caps the bytes per second sent upstream (the request body
+	// before compression); 0 is no limit.
+	RateLimit wal.Size `mapstructure:"rate_limit"`
+	// ProbeAfter is the number of consecutive failures after which the
+	// next attempt sends one small batch (one entry) before full batches
+	// resume; 0 never probes.
+	ProbeAfter int `mapstructure:"probe_after"`
 }
+
+// TTLConfig is the time to live of undelivered results, per lane.
+type TTLConfig struct {
+	Alerts  Age `mapstructure:"alerts"`
+	Results Age `mapstructure:"results"`
+	Raw     Age `mapstructure:"raw"`
+}
+
+// Policies for on_full.
+const (
+	OnFullBlock      = "block"
+	OnFullDropOldest = "drop_oldest"
+)
 
 // RetryConfig bounds the exponential backoff between delivery attempts.
 type RetryConfig struct {
@@ -90,19 +120,26 @@ type RetryConfig struct {
 type TLSConfig struct {
 	// Enabled turns TLS on for kafka with no other key set (system CAs);
 	// mqtt and http follow the URL scheme.
-	Enabled            bool   `mapstructure:"enabled"`
-	CAFile             string `mapstructure:"ca_file"`
-	CertFile           string `mapstructure:"cert_file"`
-	KeyFile            string `mapstructure:"key_file"`
-	ServerName         string `mapstructure:"server_name"`
-	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify"`
+	Enabled    bool   `mapstructure:"enabled"`
+	CAFile     string `mapstructure:"ca_file"`
+	CertFile   string `mapstructure:"cert_file"`
+	KeyFile    string `mapstructure:"key_file"`
+	ServerName string `mapstructure:"server_name"`
+	// InsecureSkipVerify turns off the check of the upstream's certificate;
+	// Validate refuses it without AllowInsecure, and every start logs a
+	// warning while it is on.
+	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
+	// AllowInsecure is the explicit consent InsecureSkipVerify needs.
+	AllowInsecure bool `mapstructure:"allow_insecure"`
 }
 
 // DefaultConfig returns the defaults for one sink.
 func DefaultConfig() Config {
 	return Config{Timeout: 10 * time.Second, MaxSize: 64 << 20, MaxFiles: 5, BatchPoints: 5000,
 		Format: "json", MissingTag: "_", KeepAlive: 30 * time.Second, Batch: true, Compression: "snappy",
-		Retry: RetryConfig{Initial: 500 * time.Millisecond, Max: time.Minute}}
+		Retry:      RetryConfig{Initial: 500 * time.Millisecond, Max: time.Minute},
+		TTL:        TTLConfig{Results: Age(30 * 24 * time.Hour), Raw: Age(24 * time.Hour)},
+		MaxBacklog: 256 << 20, OnFull: OnFullBlock, ProbeAfter: 3}
 }
 
 // Validate checks one sink without I/O; messages start with the relative key path.
@@ -162,6 +199,7 @@ func (c Config) Validate() error {
 	if c.Timeout <= 0 {
 		add("timeout: must be positive, got %s", c.Timeout)
 	}
+	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
 }
 
@@ -183,6 +221,10 @@ func (c Config) validateTLS(usesTLS bool, scheme string) []error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, errors.New("tls: cert_file and key_file must be set together"))
 	}
+	if c.TLS.InsecureSkipVerify && !c.TLS.AllowInsecure {
+		errs = append(errs, errors.New("tls.insecure_skip_verify: refused without allow_insecure: true "+
+			"in the same tls block (the upstream's certificate would not be checked: anyone on the path could read the results)"))
+	}
 	return errs
 }
 
@@ -195,6 +237,34 @@ func (c Config) validateCredentials() []error {
 	}
 	if c.TokenFile != "" {
 		errs = append(errs, fmt.Errorf("token_file: not used by a %s sink (use username/password_file)", c.Type))
+	}
+	return errs
+}
+
+// validateLimits checks ttl, max_backlog, on_full, rate_limit and
+// probe_after.
+func (c Config) validateLimits() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	for _, t := range []struct {
+		key string
+		v   Age
+	}{{"alerts", c.TTL.Alerts}, {"results", c.TTL.Results}, {"raw", c.TTL.Raw}} {
+		if t.v < 0 {
+			add("ttl.%s: must not be negative (0 keeps entries until delivered), got %s", t.key, t.v)
+		}
+	}
+	if c.MaxBacklog < 0 {
+		add("max_backlog: must not be negative (0 is no cap), got %s", c.MaxBacklog)
+	}
+	if c.OnFull != OnFullBlock && c.OnFull != OnFullDropOldest {
+		add("on_full: must be block or drop_oldest, got %q", c.OnFull)
+	}
+	if c.RateLimit < 0 {
+		add("rate_limit: must not be negative (0 is no limit), got %s", c.RateLimit)
+	}
+	if c.ProbeAfter < 0 {
+		add("probe_after: must not be negative (0 never probes), got %d", c.ProbeAfter)
 	}
 	return errs
 }

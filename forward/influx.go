@@ -110,7 +110,79 @@ func newTransport() *http.Transport {
 	}
 }
 
+// Write posts lines. A batch rejected as too large (413) or as bad (400,
+// which 1.x also answers to a partial write after storing the good lines)
+// is split in halves, recursively, down to single lines: the result is nil
+// when every part went through, or a *PartialError naming exactly the
+// lines that were refused. Re-sending lines that a partial write already
+// stored is harmless: points with the same identity overwrite each other.
 func (s *influxSink) Write(ctx context.Context, lines []byte) error {
+	err := s.post(ctx, lines)
+	var perm *PermanentError
+	if !errors.As(err, &perm) || !splittable(perm.Status) || bytes.Count(lines, []byte{'\n'}) < 2 {
+		return err
+	}
+	var part PartialError
+	if err := s.bisect(ctx, lines, 0, &part); err != nil {
+		return err
+	}
+	if len(part.Rejected) == 0 {
+		return nil
+	}
+	return &part
+}
+
+// splittable says whether a rejection may concern only some lines.
+func splittable(status int) bool {
+	return status == http.StatusBadRequest || status == http.StatusRequestEntityTooLarge
+}
+
+// bisect posts both halves of lines (which start at off in the batch),
+// splitting again what is rejected, and collects the single lines (or
+// halves refused for another reason) in part. A failure that is not a
+// rejection ends the search: the Runner retries the whole batch.
+func (s *influxSink) bisect(ctx context.Context, lines []byte, off int, part *PartialError) error {
+	mid := halfLine(lines)
+	for _, h := range []struct {
+		lines []byte
+		off   int
+	}{{lines[:mid], off}, {lines[mid:], off + mid}} {
+		err := s.post(ctx, h.lines)
+		var perm *PermanentError
+		switch {
+		case err == nil:
+		case !errors.As(err, &perm):
+			return err
+		case splittable(perm.Status) && bytes.Count(h.lines, []byte{'\n'}) >= 2:
+			if err := s.bisect(ctx, h.lines, h.off, part); err != nil {
+				return err
+			}
+		default:
+			part.Rejected = append(part.Rejected, Rejection{Off: h.off, End: h.off + len(h.lines),
+				Status: perm.Status, Err: perm.Err})
+		}
+	}
+	return nil
+}
+
+// halfLine returns the end of the line that holds the middle byte of
+// lines, which has at least two lines: both sides are non-empty.
+func halfLine(lines []byte) int {
+	first := bytes.IndexByte(lines, '\n') + 1
+	mid := len(lines) / 2
+	if i := bytes.IndexByte(lines[mid:], '\n'); i >= 0 {
+		mid += i + 1
+	} else {
+		mid = len(lines)
+	}
+	if mid >= len(lines) {
+		mid = first
+	}
+	return mid
+}
+
+// post makes one request with lines as the body.
+func (s *influxSink) post(ctx context.Context, lines []byte) error {
 	body := lines
 	if s.gzip {
 		var err error

@@ -23,7 +23,8 @@ type Lanes struct {
 var _ Outbox = (*Lanes)(nil)
 
 // NewLanes returns the outboxes lanes, highest priority first, as one
-// Outbox.
+// Outbox. The Runner reads the lanes as alerts, results and raw, in that
+// order, for their ttl; a fourth or later lane counts as raw.
 func NewLanes(lanes ...Outbox) *Lanes { return &Lanes{lanes: lanes} }
 
 // Next returns entries of the highest-priority lane that has any.
@@ -36,6 +37,17 @@ func (l *Lanes) Next(maxPoints, maxBytes int) ([]wal.OutEntry, error) {
 		}
 	}
 	return nil, nil
+}
+
+// overtaken reports whether a lane of higher priority than the one the
+// last Next read has pending entries: a failing batch should then give way.
+func (l *Lanes) overtaken() bool {
+	for _, b := range l.lanes[:l.from] {
+		if entries, err := b.Next(1, 1); err == nil && len(entries) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Commit commits seq in the lane the last Next read.

@@ -1,6 +1,8 @@
 package forward
 
 import (
+	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -94,5 +96,30 @@ func TestLanesWait(t *testing.T) {
 	case <-w:
 	case <-time.After(5 * time.Second):
 		t.Fatal("not signalled by an append to the first lane")
+	}
+}
+
+// TestRunnerAlertOvertakesFailingBatch checks that an alert appended while
+// a batch of the results lane is being retried goes first once the
+// upstream is back, and that the results lane keeps its order.
+func TestRunnerAlertOvertakesFailingBatch(t *testing.T) {
+	alerts, results := newFakeOutbox(), newFakeOutbox("r v=1 1\n")
+	srv := newInfluxServer(t, func(n int, _ string, w http.ResponseWriter) {
+		if n == 0 {
+			// The alert arrives while the results batch is failing.
+			alerts.Append("alert v=1 1\n")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	cfg := testConfig(srv.URL + "/write?db=edge")
+	r, _, _ := newTestRunner(t, cfg, NewLanes(alerts, results), 0.5)
+	startRunner(t, r)
+	results.waitCommitted(t, 1)
+	alerts.waitCommitted(t, 1)
+	want := []string{"r v=1 1\n", "alert v=1 1\n", "r v=1 1\n"}
+	if got := srv.Bodies(); !reflect.DeepEqual(got, want) {
+		t.Errorf("bodies %q, want %q", got, want)
 	}
 }

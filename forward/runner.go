@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"time"
 
@@ -26,7 +27,8 @@ type RunnerStats struct {
 	DeliveredRequests   uint64
 	Retries             uint64 // failed attempts that will be retried
 	DeadLetteredPoints  uint64
-	DeadLetteredBatches uint64
+	DeadLetteredBatches uint64    // rejections: batches, or runs of lines of a partial write
+	ExpiredPoints       uint64    // dropped unsent: older than the lane's ttl
 	LastError           string    // empty until the first failure
 	NextRetry           time.Time // zero unless waiting to retry
 	ConsecutiveFailures int       // reset by a delivery or a dead-lettering
@@ -49,8 +51,9 @@ type Runner struct {
 	rand  func() float64 // in [0, 1)
 	now   func() time.Time
 
-	buf                []byte
-	failLog, resumeLog logLimiter
+	buf                           []byte
+	failLog, resumeLog, expireLog logLimiter
+	limit                         bucket
 
 	mu    sync.Mutex
 	stats RunnerStats
@@ -74,6 +77,8 @@ func NewRunner(cfg Config, box Outbox, sink Sink, deadLetter string, logger *slo
 		now:        time.Now,
 		failLog:    logLimiter{every: logEvery},
 		resumeLog:  logLimiter{every: logEvery},
+		expireLog:  logLimiter{every: logEvery},
+		limit:      newBucket(int64(cfg.RateLimit)),
 	}
 }
 
@@ -89,11 +94,21 @@ func (r *Runner) Stats() RunnerStats {
 // either finished or abandoned with the cursor where it was. Failures of the
 // outbox are retried like failed deliveries; Run returns an error only when
 // the outbox is closed under it. Run must not be called twice at once.
+//
+// After Config.ProbeAfter consecutive failures the next attempt carries a
+// single entry (at most probePoints points when entries are small), so that
+// a link that just came back is not hit by a full batch that times out
+// again; full batches resume once the probe is delivered.
 func (r *Runner) Run(ctx context.Context) error {
 	for attempt := 0; ctx.Err() == nil; {
 		// Wait before Next, so that an append between them is not missed.
 		wake := r.box.Wait()
-		entries, err := r.box.Next(r.cfg.BatchPoints, maxBatchBytes)
+		probe := r.probing()
+		maxPoints := r.cfg.BatchPoints
+		if probe {
+			maxPoints = min(maxPoints, probePoints)
+		}
+		entries, err := r.box.Next(maxPoints, maxBatchBytes)
 		if err != nil {
 			if err := r.outboxFailed(ctx, attempt, fmt.Errorf("outbox next: %w", err)); err != nil {
 				return err
@@ -109,38 +124,134 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		r.buf = r.buf[:0]
-		for _, e := range entries {
-			r.buf = append(r.buf, e.Points...)
+		if probe {
+			entries = entries[:1]
 		}
-		b := batch{lines: r.buf, first: entries[0].Seq, last: entries[len(entries)-1].Seq}
-		if err := r.deliver(ctx, b); err != nil {
+		if err := r.deliver(ctx, r.gather(entries), probe); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// batch is the concatenated lines of outbox entries first through last.
+// probePoints caps the points of a probe batch.
+const probePoints = 100
+
+// probing reports whether the next attempt should be a probe.
+func (r *Runner) probing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg.ProbeAfter > 0 && r.stats.ConsecutiveFailures >= r.cfg.ProbeAfter
+}
+
+// batch is the concatenated lines of the unexpired outbox entries first
+// through last; committing last also commits the expired ones among them.
 type batch struct {
 	lines       []byte
+	seqs        []uint64 // the entries in lines
+	ends        []int    // where each entry's lines end in lines
 	first, last uint64
 }
 
 func (b batch) points() int { return bytes.Count(b.lines, []byte{'\n'}) }
 
+// span returns the part of b in lines[off:end], with the seqs of the
+// entries it touches.
+func (b batch) span(off, end int) batch {
+	i := sort.SearchInts(b.ends, off+1)
+	j := sort.SearchInts(b.ends, end)
+	i, j = min(i, len(b.seqs)-1), min(j, len(b.seqs)-1)
+	return batch{lines: b.lines[off:end], first: b.seqs[i], last: b.seqs[j]}
+}
+
+// gather concatenates entries into a batch, leaving out the expired ones.
+func (r *Runner) gather(entries []wal.OutEntry) batch {
+	b := batch{lines: r.buf[:0], first: entries[0].Seq, last: entries[len(entries)-1].Seq}
+	ttl, now := r.ttl(), r.now()
+	expired, expiredEntries := 0, 0
+	for _, e := range entries {
+		if ttl > 0 && isExpired(e, now.Add(-ttl)) {
+			expired += bytes.Count(e.Points, []byte{'\n'})
+			expiredEntries++
+			continue
+		}
+		b.lines = append(b.lines, e.Points...)
+		b.seqs = append(b.seqs, e.Seq)
+		b.ends = append(b.ends, len(b.lines))
+	}
+	r.buf = b.lines
+	if expiredEntries > 0 {
+		r.expired(expired, expiredEntries, ttl)
+	}
+	return b
+}
+
+// isExpired reports whether e's newest point and its append time are both
+// known and before cutoff. Requiring both keeps a replay of old data, or a
+// backlog recovered after a restart, for one TTL after it was queued.
+func isExpired(e wal.OutEntry, cutoff time.Time) bool {
+	if e.Appended.IsZero() || !e.Appended.Before(cutoff) {
+		return false
+	}
+	newest, ok := newestTime(e.Points)
+	return ok && newest < cutoff.UnixNano()
+}
+
+// ttl is the time to live of the lane the last Next read: Lanes are
+// alerts, results and raw in that order; a plain Outbox holds results.
+func (r *Runner) ttl() time.Duration {
+	lane := 1
+	if l, ok := r.box.(*Lanes); ok {
+		lane = l.from
+	}
+	switch lane {
+	case 0:
+		return time.Duration(r.cfg.TTL.Alerts)
+	case 1:
+		return time.Duration(r.cfg.TTL.Results)
+	}
+	return time.Duration(r.cfg.TTL.Raw)
+}
+
+func (r *Runner) expired(points, entries int, ttl time.Duration) {
+	r.mu.Lock()
+	r.stats.ExpiredPoints += uint64(points)
+	r.mu.Unlock()
+	if ok, suppressed := r.expireLog.allow(r.now()); ok {
+		r.logger.Warn("undelivered results older than the ttl dropped", "points", points,
+			"entries", entries, "ttl", ttl, "suppressed", suppressed)
+	}
+}
+
 // deliver writes b until the sink takes it or rejects it for good, then
-// commits; it returns early, without committing, when ctx ends.
-func (r *Runner) deliver(ctx context.Context, b batch) error {
-	for attempt := 0; ; attempt++ {
+// commits; it returns early, without committing, when ctx ends, when a
+// full batch failed often enough that Run should send a probe instead, or
+// when a failing batch should let a lane of higher priority (an alert
+// raised during the outage) go first.
+func (r *Runner) deliver(ctx context.Context, b batch, probe bool) error {
+	for {
 		err := r.write(ctx, b)
 		if err == nil {
 			return r.commit(ctx, b.last)
 		}
-		if ctx.Err() != nil || !r.pause(ctx, attempt, err) {
+		if ctx.Err() != nil || !r.pause(ctx, r.failures(), err) {
+			return nil
+		}
+		if (!probe && len(b.seqs) > 1 && r.probing()) || r.overtaken() {
 			return nil
 		}
 	}
+}
+
+func (r *Runner) overtaken() bool {
+	l, ok := r.box.(*Lanes)
+	return ok && l.overtaken()
+}
+
+func (r *Runner) failures() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats.ConsecutiveFailures
 }
 
 // commit moves the cursor past a delivered batch, retrying a failed
@@ -184,18 +295,24 @@ func (r *Runner) pause(ctx context.Context, attempt int, err error) bool {
 	return serr == nil
 }
 
-// write makes one attempt: it sends b, or dead-letters it after a permanent
-// rejection. A nil result means the cursor may move past b.
+// write makes one attempt: it sends b, or dead-letters what the sink
+// rejected for good. A nil result means the cursor may move past b.
 func (r *Runner) write(ctx context.Context, b batch) error {
 	if len(b.lines) == 0 {
 		return nil
 	}
+	if err := r.limit.take(ctx, len(b.lines), r.now, r.sleep); err != nil {
+		return err
+	}
 	err := r.sink.Write(ctx, b.lines)
 	var perm *PermanentError
+	var part *PartialError
 	switch {
 	case err == nil:
 		r.delivered(b.points())
 		return nil
+	case errors.As(err, &part):
+		return r.rejectSome(b, part)
 	case errors.As(err, &perm):
 		if dlErr := r.reject(b, perm); dlErr != nil {
 			return fmt.Errorf("%w; dead-letter: %w", err, dlErr)
@@ -203,6 +320,24 @@ func (r *Runner) write(ctx context.Context, b batch) error {
 		return nil
 	}
 	return err
+}
+
+// rejectSome dead-letters the lines of b the sink rejected and counts the
+// rest as delivered.
+func (r *Runner) rejectSome(b batch, part *PartialError) error {
+	rejected := 0
+	for _, rj := range part.Rejected {
+		sub := b.span(rj.Off, rj.End)
+		perm := &PermanentError{Err: rj.Err, Status: rj.Status}
+		if err := r.reject(sub, perm); err != nil {
+			return fmt.Errorf("%w; dead-letter: %w", part, err)
+		}
+		rejected += sub.points()
+	}
+	if n := b.points() - rejected; n > 0 {
+		r.delivered(n)
+	}
+	return nil
 }
 
 // backoff returns the wait before retry number attempt+1: full jitter over

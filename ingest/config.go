@@ -31,11 +31,30 @@ type MQTTConfig struct {
 
 // TLSConfig configures TLS or mutual TLS to a broker.
 type TLSConfig struct {
-	CAFile             string `mapstructure:"ca_file"`
-	CertFile           string `mapstructure:"cert_file"`
-	KeyFile            string `mapstructure:"key_file"`
-	ServerName         string `mapstructure:"server_name"`
-	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify"`
+	CAFile     string `mapstructure:"ca_file"`
+	CertFile   string `mapstructure:"cert_file"`
+	KeyFile    string `mapstructure:"key_file"`
+	ServerName string `mapstructure:"server_name"`
+	// InsecureSkipVerify turns off the check of the broker's certificate.
+	// Validate refuses it unless AllowInsecure is set too, so that a key
+	// copied from a test config cannot silently disable authentication;
+	// every start logs a warning while it is on.
+	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
+	// AllowInsecure is the explicit consent InsecureSkipVerify needs.
+	AllowInsecure bool `mapstructure:"allow_insecure"`
+}
+
+// Validate checks the tls block without I/O; messages start with "tls".
+func (c TLSConfig) Validate() error {
+	var errs []error
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, errors.New("tls: cert_file and key_file must be set together"))
+	}
+	if c.InsecureSkipVerify && !c.AllowInsecure {
+		errs = append(errs, errors.New("tls.insecure_skip_verify: refused without allow_insecure: true "+
+			"in the same tls block (the broker's certificate would not be checked: anyone on the path could read and inject data)"))
+	}
+	return errors.Join(errs...)
 }
 
 // TopicConfig maps one topic filter to points.
@@ -123,8 +142,8 @@ func (c MQTTConfig) Validate() error {
 			}
 		}
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		add("tls: cert_file and key_file must be set together")
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.Topics) == 0 {
 		add("topics: at least one topic is required")

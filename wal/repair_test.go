@@ -83,7 +83,12 @@ type repairCase struct {
 }
 
 func repairCases(t *testing.T) []repairCase {
-	fx := newRepairFixture(t) // only to learn the frame offsets
+	return repairCasesFor(newRepairFixture(t)) // only to learn the frame offsets
+}
+
+// repairCasesFor builds the damage cases for the frame offsets of fx, a
+// closed log or outbox of repairN records in one segment.
+func repairCasesFor(fx repairFixture) []repairCase {
 	last, prev := fx.frames[repairN-1], fx.frames[repairN-2]
 	frameBytes := func(i int) func(repairFixture) int64 {
 		return func(fx repairFixture) int64 { return int64(fx.frames[repairN] - fx.frames[i-1]) }
@@ -127,7 +132,7 @@ func repairCases(t *testing.T) []repairCase {
 		{name: "length of next-to-last record past the end", last: repairN - 2, records: 1, tailCopy: true, bytes: frameBytes(repairN - 1),
 			damage: func(t *testing.T, fx repairFixture) {
 				b := fx.read(t)
-				b[fx.frames[repairN-2]] = 0x7f
+				b[fx.frames[repairN-2]], b[fx.frames[repairN-2]+1] = 0xff, 0x7f // 16383 bytes
 				fx.write(t, b)
 			}},
 		{name: "flipped bit in middle record", last: repairN, bytes: func(repairFixture) int64 { return 0 },

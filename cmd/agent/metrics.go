@@ -195,6 +195,14 @@ func (a *agent) sinkMetrics(ms *metricSet, now time.Time) []forward.RunnerStats 
 		ms.add("rivulet_sink_retries_total", "counter", "Failed delivery attempts that will be retried.", float64(st.Retries), "sink", n)
 		ms.add("rivulet_sink_dead_lettered_points_total", "counter", "Points the upstream rejected for good, kept in the dead-letter file.", float64(st.DeadLetteredPoints), "sink", n)
 		ms.add("rivulet_sink_consecutive_failures", "gauge", "Delivery failures since the last success.", float64(st.ConsecutiveFailures), "sink", n)
+		ms.add("rivulet_sink_expired_points_total", "counter", "Points dropped unsent because they were older than the lane's ttl.", float64(st.ExpiredPoints), "sink", n)
+		var dropped uint64
+		for _, l := range sinkLanes {
+			if b := a.outboxes[n+l.suffix]; b != nil {
+				dropped += b.Dropped()
+			}
+		}
+		ms.add("rivulet_sink_dropped_points_total", "counter", "Points dropped unsent, by reason: full (max_backlog reached with on_full: drop_oldest).", float64(dropped), "sink", n, "reason", "full")
 		box := a.outboxes[n]
 		if box == nil {
 			continue
