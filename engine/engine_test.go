@@ -575,3 +575,33 @@ func TestGroupWatermark(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionKeepsItsIdentity: with late: update, a late point that would
+// move a fired session's start is too late; one inside it updates the
+// session, which is emitted again with the same start.
+func TestSessionKeepsItsIdentity(t *testing.T) {
+	sc := StepConfig{Name: "s", Measurement: "temperature", GroupBy: []string{"zone"}, Aggregates: []string{"count"}, To: []string{"out"},
+		Window: window.Config{Type: window.KindSession, Gap: 5 * time.Second, Late: window.LateUpdate, AllowedLateness: time.Minute}}
+	log := &memLog{}
+	at := func(s int64) int64 { return base + s*sec }
+	log.add(batch(100*sec, fmt.Sprintf("temperature,zone=a value=1 %d", at(10)), fmt.Sprintf("temperature,zone=a value=1 %d", at(12))))
+	log.add(batch(101*sec, fmt.Sprintf("temperature,zone=b value=1 %d", at(30)))) // watermark 30: session a [10,12] fires
+	log.add(batch(102*sec, fmt.Sprintf("temperature,zone=a value=1 %d", at(11)))) // inside: update, same start
+	log.add(batch(103*sec, fmt.Sprintf("temperature,zone=a value=1 %d", at(8))))  // before the start: too late
+	box := &memOutbox{}
+	e, err := New(Config{Site: "s1", Steps: []StepConfig{sc}, Checkpoint: DefaultCheckpoint()}, log, map[string]Outbox{"out": box}, &memCkpt{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	run(t, e)
+	want := fmt.Sprintf("s,site=s1,zone=a value_count=2i,session_s=2 %d\ns,site=s1,zone=a value_count=3i,session_s=2 %d\n", at(10), at(10))
+	if string(box.lines) != want {
+		t.Errorf("results:\n%s\nwant:\n%s", box.lines, want)
+	}
+	if c := e.steps[0].counts(); c.LateUpdated != 1 || c.LateDropped != 1 {
+		t.Errorf("late counts %+v, want 1 updated and 1 dropped", c)
+	}
+}

@@ -128,11 +128,15 @@ func (o *sessionOp) Add(p *point.Point, t, proc int64, _ emitFunc) {
 	// fired: t joins a session that has fired; released: one of them is
 	// past its allowed lateness (still in memory only until the next full
 	// pass of Advance), so the point is too late to update it.
+	// A late point that would move a fired session's start (it comes
+	// before it, or bridges it to an earlier session) is too late as well:
+	// the start is the result's identity, and a new one would leave the
+	// old result upstream next to the new.
 	fired, released := false, false
-	for _, i := range hit {
+	for n, i := range hit {
 		if s := k.Sessions[i]; s.Fired {
 			fired = true
-			released = released || o.end(s)+o.lateness <= o.fired
+			released = released || o.end(s)+o.lateness <= o.fired || t < s.Start || n > 0
 		}
 	}
 	tooLate := len(hit) == 0 && o.fired != window.None && o.newEnd(t) <= o.fired

@@ -1,6 +1,9 @@
 package window
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Grid places tumbling and hopping windows in event time. Windows start on
 // the grid k·Slide + Offset and last Size; each is made of panes of
@@ -42,36 +45,74 @@ func floorTo(t, d, off int64) int64 {
 	return x - r + off
 }
 
-// wallStart returns the start of the local window holding t and its
-// wall-clock slot: local midnight plus k·Size of wall-clock time.
-func (g Grid) wallStart(t int64) int64 {
+const day = int64(24 * time.Hour)
+
+// boundary returns the first instant at which the local wall clock of the
+// local day y-m-d reaches x (ns after midnight, 0 <= x <= 24h); inside a
+// gap (clocks going forward) it is the first instant after the gap. When
+// an hour repeats (clocks going back) it is the first instance, so the
+// window holding the repeated hour lasts an hour longer.
+func (g Grid) boundary(y int, m time.Month, d int, x int64) int64 {
+	if x >= day {
+		y, m, d = time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC).Date()
+		x -= day
+	}
+	wall := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).UnixNano() + x // the wall time read as UTC
+	off := func(u int64) int64 {
+		_, o := time.Unix(0, u).In(g.loc).Zone()
+		return int64(o) * int64(time.Second)
+	}
+	guess := wall - off(wall)
+	best, minOff := int64(math.MaxInt64), int64(math.MaxInt64)
+	for _, probe := range []int64{guess - 3*int64(time.Hour), guess, guess + 3*int64(time.Hour)} {
+		o := off(probe)
+		minOff = min(minOff, o)
+		if u := wall - o; off(u) == o {
+			best = min(best, u)
+		}
+	}
+	if best == math.MaxInt64 { // in a gap: the transition that ends it
+		start, _ := time.Unix(0, wall-minOff).In(g.loc).ZoneBounds()
+		best = start.UnixNano()
+	}
+	return best
+}
+
+// slot returns t's local date and the index of its wall-clock slot.
+func (g Grid) slot(t int64) (int, time.Month, int, int64) {
 	lt := time.Unix(0, t).In(g.loc)
 	y, m, d := lt.Date()
 	wall := int64(lt.Hour())*int64(time.Hour) + int64(lt.Minute())*int64(time.Minute) +
 		int64(lt.Second())*int64(time.Second) + int64(lt.Nanosecond())
-	start := time.Date(y, m, d, 0, 0, 0, int(floorTo(wall, g.Size, 0)), g.loc).UnixNano()
-	return min(start, t) // a repeated hour can map back to its first instance
+	return y, m, d, wall / g.Size
 }
 
 // PaneStart returns the start of the pane that holds t.
 func (g Grid) PaneStart(t int64) int64 {
-	if g.loc != nil {
-		return g.wallStart(t)
+	if g.loc == nil {
+		return floorTo(t, g.Pane, g.Offset)
 	}
-	return floorTo(t, g.Pane, g.Offset)
+	// The latest slot boundary of t's local day at or before t (in a
+	// repeated hour the wall clock goes back, so look ahead too).
+	y, m, d, k := g.slot(t)
+	start := g.boundary(y, m, d, k*g.Size)
+	for (k+1)*g.Size < day {
+		next := g.boundary(y, m, d, (k+1)*g.Size)
+		if next > t {
+			break
+		}
+		start, k = next, k+1
+	}
+	return start
 }
 
 // End returns the exclusive end of the window (or pane) starting at start.
 func (g Grid) End(start int64) int64 {
-	if g.loc != nil {
-		lt := time.Unix(0, start).In(g.loc)
-		y, m, d := lt.Date()
-		wall := int64(lt.Hour())*int64(time.Hour) + int64(lt.Minute())*int64(time.Minute) +
-			int64(lt.Second())*int64(time.Second) + int64(lt.Nanosecond())
-		end := time.Date(y, m, d, 0, 0, 0, int(floorTo(wall, g.Size, 0)+g.Size), g.loc).UnixNano()
-		return max(end, start+int64(time.Hour)) // never empty, even across a clock change
+	if g.loc == nil {
+		return start + g.Size
 	}
-	return start + g.Size
+	y, m, d, k := g.slot(start)
+	return g.boundary(y, m, d, (k+1)*g.Size)
 }
 
 // PaneEnd returns the exclusive end of the pane starting at start.

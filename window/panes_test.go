@@ -139,3 +139,46 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestGridTimeZonePartition: around both clock changes of 2026 in Berlin,
+// local windows of every size that divides a day cover time without gaps
+// or overlaps, and the repeated hour belongs to one (two-hour) window.
+func TestGridTimeZonePartition(t *testing.T) {
+	if _, err := time.LoadLocation("Europe/Berlin"); err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	for _, size := range []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 24 * time.Hour} {
+		g := NewGrid(Config{Type: KindTumbling, Size: size, TimeZone: "Europe/Berlin"})
+		for _, from := range []time.Time{time.Date(2026, 3, 27, 20, 0, 0, 0, time.UTC), time.Date(2026, 10, 23, 20, 0, 0, 0, time.UTC)} {
+			prevStart, prevEnd := int64(0), int64(0)
+			for ts := from.UnixNano(); ts < from.Add(72*time.Hour).UnixNano(); ts += int64(time.Minute) {
+				s := g.PaneStart(ts)
+				e := g.End(s)
+				if !(s <= ts && ts < e) {
+					t.Fatalf("%v: t %s in [%s, %s)", size, time.Unix(0, ts).UTC(), time.Unix(0, s).UTC(), time.Unix(0, e).UTC())
+				}
+				if s != prevStart {
+					if prevStart != 0 && s != prevEnd {
+						t.Fatalf("%v: window %s follows one ending %s", size, time.Unix(0, s).UTC(), time.Unix(0, prevEnd).UTC())
+					}
+					prevStart, prevEnd = s, e
+				}
+			}
+		}
+	}
+	g := NewGrid(Config{Type: KindTumbling, Size: time.Hour, TimeZone: "Europe/Berlin"})
+	at := func(s string) int64 { v, _ := time.Parse(time.RFC3339, s); return v.UnixNano() }
+	for _, c := range []struct{ t, start, end string }{
+		{"2026-10-24T23:30:00Z", "2026-10-24T23:00:00Z", "2026-10-25T00:00:00Z"},
+		{"2026-10-25T00:30:00Z", "2026-10-25T00:00:00Z", "2026-10-25T02:00:00Z"}, // 02:00-03:00, twice
+		{"2026-10-25T01:30:00Z", "2026-10-25T00:00:00Z", "2026-10-25T02:00:00Z"},
+		{"2026-10-25T02:10:00Z", "2026-10-25T02:00:00Z", "2026-10-25T03:00:00Z"},
+		{"2026-03-29T00:30:00Z", "2026-03-29T00:00:00Z", "2026-03-29T01:00:00Z"}, // 01:00-02:00 CET, then the gap
+		{"2026-03-29T01:30:00Z", "2026-03-29T01:00:00Z", "2026-03-29T02:00:00Z"},
+	} {
+		s := g.PaneStart(at(c.t))
+		if s != at(c.start) || g.End(s) != at(c.end) {
+			t.Errorf("%s: [%s, %s), want [%s, %s)", c.t, time.Unix(0, s).UTC(), time.Unix(0, g.End(s)).UTC(), c.start, c.end)
+		}
+	}
+}
