@@ -47,6 +47,31 @@ type Config struct {
 	Checkpoint     engine.CheckpointConfig `mapstructure:"checkpoint"`
 	Pipeline       []engine.StepConfig     `mapstructure:"pipeline"`
 	Sinks          []forward.Config        `mapstructure:"sinks"`
+	Outbox         OutboxConfig            `mapstructure:"outbox"`
+}
+
+// OutboxConfig is the `outbox` section: a cap over the outboxes of every
+// sink together (each sink also has its own max_backlog).
+type OutboxConfig struct {
+	// MaxSize caps the bytes on disk of all outboxes; 0 means no overall
+	// cap.
+	MaxSize wal.Size `mapstructure:"max_size"`
+	// OnFull is block (the engine waits, and backpressure reaches the
+	// sources) or drop_oldest (the oldest undelivered entries go, raw
+	// points first, alerts last; counted).
+	OnFull string `mapstructure:"on_full"`
+}
+
+// Validate checks the section; messages start with the relative key path.
+func (c OutboxConfig) Validate() error {
+	var errs []error
+	if c.MaxSize < 0 || (c.MaxSize > 0 && c.MaxSize < 1<<20) {
+		errs = append(errs, fmt.Errorf("max_size: must be 0 (no cap) or at least 1MiB, got %d bytes", c.MaxSize))
+	}
+	if c.OnFull != forward.OnFullBlock && c.OnFull != forward.OnFullDropOldest {
+		errs = append(errs, fmt.Errorf("on_full: must be %s or %s, got %q", forward.OnFullBlock, forward.OnFullDropOldest, c.OnFull))
+	}
+	return errors.Join(errs...)
 }
 
 // LogConfig is the `log` section.
@@ -89,6 +114,7 @@ func Default() Config {
 		Batch:          batcher.DefaultConfig(),
 		WAL:            wal.DefaultConfig(),
 		Checkpoint:     engine.DefaultCheckpoint(),
+		Outbox:         OutboxConfig{OnFull: forward.OnFullBlock},
 	}
 }
 
@@ -131,6 +157,7 @@ func (c *Config) problems() problems {
 	ps.addErr("batch", c.Batch.Validate())
 	ps.addErr("wal", c.WAL.Validate())
 	ps.addErr("checkpoint", c.Checkpoint.Validate())
+	ps.addErr("outbox", c.Outbox.Validate())
 	for i, s := range c.Pipeline {
 		ps.addErr(fmt.Sprintf("pipeline[%d]", i), s.Validate())
 	}

@@ -142,6 +142,15 @@ var sinkLanes = []struct {
 
 func (a *agent) openSinks(stdout io.Writer) error {
 	qdir := filepath.Join(a.cfg.DataDir, dirQuarantine)
+	// The overall cap (outbox.max_size) spans every lane of every sink.
+	var overall *wal.Budget
+	if oc := a.cfg.Outbox; oc.MaxSize > 0 {
+		policy := wal.Block
+		if oc.OnFull == forward.OnFullDropOldest {
+			policy = wal.DropOldest
+		}
+		overall = wal.NewBudget(int64(oc.MaxSize), policy)
+	}
 	for _, sc := range a.cfg.Sinks {
 		// Three lanes per sink, delivered in this order: alerts, results,
 		// raw and late points.
@@ -162,6 +171,9 @@ func (a *agent) openSinks(stdout io.Writer) error {
 				a.logger.Warn("outbox repaired", "sink", sc.Name, "lane", l.name, "repair", rep.String())
 			}
 			budget.Add(box, l.rank)
+			if overall != nil {
+				overall.Add(box, l.rank)
+			}
 			lanes = append(lanes, box)
 		}
 		var sink forward.Sink

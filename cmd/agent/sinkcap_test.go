@@ -95,3 +95,41 @@ func TestSinkCapWiring(t *testing.T) {
 		t.Errorf("decoded %+v", c)
 	}
 }
+
+// TestOverallOutboxCap: outbox.max_size spans the sinks: with block, an
+// append to one sink's outbox is refused once all sinks together hold the
+// cap, although that sink is far below its own max_backlog.
+func TestOverallOutboxCap(t *testing.T) {
+	dir := t.TempDir()
+	extra := `  - name: cloud
+    type: file
+    path: ` + dir + `/cloud.lp
+outbox: {max_size: 1MiB, on_full: block}
+`
+	cfg, err := config.Load(siteConfig(t, dir, "tcp://127.0.0.1:1", "", extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openAgent(cfg, ingesttest.Logger(t), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	line := []byte(fmt.Sprintf("m v=1i %09000d\n", 1)) // ~9 KB per entry
+	var i uint64
+	for i = 1; i <= 200; i++ {
+		box := a.outboxes["cloud"]
+		if i%2 == 0 {
+			box = a.outboxes["local"]
+		}
+		if err := box.Append(i, line, false); err != nil {
+			if !strings.Contains(err.Error(), "full") {
+				t.Fatalf("append %d: %v, want the outbox-full error", i, err)
+			}
+			break
+		}
+	}
+	if i > 200 || i < 100 {
+		t.Fatalf("refused at append %d; want about 1MiB / 9KB ≈ 115 appends across both sinks", i)
+	}
+}
