@@ -136,7 +136,7 @@ type TLSConfig struct {
 // DefaultConfig returns the defaults for one sink.
 func DefaultConfig() Config {
 	return Config{Timeout: 10 * time.Second, MaxSize: 64 << 20, MaxFiles: 5, BatchPoints: 5000,
-		Format: "json", MissingTag: "_", KeepAlive: 30 * time.Second, Batch: true, Compression: "snappy",
+		Format: "", MissingTag: "_", KeepAlive: 30 * time.Second, Batch: true, Compression: "snappy",
 		Retry:      RetryConfig{Initial: 500 * time.Millisecond, Max: time.Minute},
 		TTL:        TTLConfig{Results: Age(30 * 24 * time.Hour), Raw: Age(24 * time.Hour)},
 		MaxBacklog: 256 << 20, OnFull: OnFullBlock, ProbeAfter: 3}
@@ -174,6 +174,7 @@ func (c Config) Validate() error {
 		if c.Path == "" {
 			add("path: must be set for a file sink")
 		}
+		errs = append(errs, c.validateFormat()...)
 		if c.MaxSize <= 0 {
 			add("max_size: must be positive, got %s", c.MaxSize)
 		}
@@ -205,7 +206,7 @@ func (c Config) Validate() error {
 
 // validateFormat checks format, shared by mqtt, http and kafka.
 func (c Config) validateFormat() []error {
-	if c.Format != "json" && c.Format != "line" {
+	if c.Format != "" && c.Format != "json" && c.Format != "line" {
 		return []error{fmt.Errorf("format: must be json or line, got %q", c.Format)}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rivulet-edge/rivulet/point"
 	"io"
 	"io/fs"
 	"os"
@@ -18,13 +19,18 @@ type fileSink struct {
 	path     string
 	maxSize  int64
 	maxFiles int
+	json     bool   // JSON lines instead of line protocol
+	buf      []byte // the JSON lines of one Write
 
 	f    *os.File
 	size int64
 }
 
 func newFile(cfg Config) (*fileSink, error) {
-	s := &fileSink{path: cfg.Path, maxSize: int64(cfg.MaxSize), maxFiles: cfg.MaxFiles}
+	if cfg.Format == "" {
+		cfg.Format = DefaultFormat(cfg.Type)
+	}
+	s := &fileSink{path: cfg.Path, maxSize: int64(cfg.MaxSize), maxFiles: cfg.MaxFiles, json: cfg.Format == "json"}
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return nil, fmt.Errorf("file sink: %w", err)
 	}
@@ -95,6 +101,17 @@ func truncateTo(f *os.File, size int64) error {
 }
 
 func (s *fileSink) Write(_ context.Context, lines []byte) error {
+	if s.json {
+		s.buf = s.buf[:0]
+		err := point.Parse(lines, func(p *point.Point) error {
+			s.buf = append(appendJSON(s.buf, p), '\n')
+			return nil
+		})
+		if err != nil {
+			return &PermanentError{Err: fmt.Errorf("file sink: %w", err)}
+		}
+		lines = s.buf
+	}
 	if s.f == nil {
 		if err := s.open(); err != nil {
 			return &RetryableError{Err: err}

@@ -172,3 +172,34 @@ func TestStdout(t *testing.T) {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// TestFileJSONLines: format: json writes one JSON object per point, in the
+// shape the mqtt, http and kafka sinks send.
+func TestFileJSONLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	cfg := DefaultConfig()
+	cfg.Name, cfg.Type, cfg.Path, cfg.Format = "f", "file", path, "json"
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lines := "temp,site=s1,zone=a value_mean=21.5,value_count=3i 1700000000000000000\n" +
+		"alerts,level=crit,rule=hot message=\"too \\\"hot\\\"\",score=1 1700000000000000001\n"
+	if err := s.Write(context.Background(), []byte(lines)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"measurement":"temp","tags":{"site":"s1","zone":"a"},"fields":{"value_count":3,"value_mean":21.5},"time":"2023-11-14T22:13:20Z","ts":1700000000000000000}` + "\n" +
+		`{"measurement":"alerts","tags":{"level":"crit","rule":"hot"},"fields":{"message":"too \"hot\"","score":1.0},"time":"2023-11-14T22:13:20.000000001Z","ts":1700000000000000001}` + "\n"
+	if string(got) != want {
+		t.Errorf("file:\n%s\nwant:\n%s", got, want)
+	}
+	// The default for a file sink stays line protocol.
+	if DefaultFormat("file") != "line" || DefaultFormat("kafka") != "json" {
+		t.Error("default formats changed")
+	}
+}

@@ -89,6 +89,9 @@ type httpSink struct {
 }
 
 func newHTTP(cfg Config, logger *slog.Logger) (*httpSink, error) {
+	if cfg.Format == "" {
+		cfg.Format = DefaultFormat(cfg.Type)
+	}
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)

@@ -98,6 +98,9 @@ type kafkaSink struct {
 }
 
 func newKafka(cfg Config, logger *slog.Logger) (*kafkaSink, error) {
+	if cfg.Format == "" {
+		cfg.Format = DefaultFormat(cfg.Type)
+	}
 	topic, err := compileTopic(cfg.Topic, cfg.MissingTag, kafkaTopicRules)
 	if err != nil {
 		return nil, fmt.Errorf("topic: %w", err)

@@ -82,6 +82,9 @@ type mqttSink struct {
 }
 
 func newMQTT(cfg Config, logger *slog.Logger) (*mqttSink, error) {
+	if cfg.Format == "" {
+		cfg.Format = DefaultFormat(cfg.Type)
+	}
 	topic, err := compileTopic(cfg.Topic, cfg.MissingTag, mqttTopicRules)
 	if err != nil {
 		return nil, fmt.Errorf("topic: %w", err)

@@ -34,6 +34,9 @@ func New(cfg Config, logger *slog.Logger) (Sink, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("sink", cfg.Name)
+	if cfg.Format == "" {
+		cfg.Format = DefaultFormat(cfg.Type)
+	}
 	switch cfg.Type {
 	case "influx":
 		return newInflux(cfg, logger)
@@ -48,6 +51,17 @@ func New(cfg Config, logger *slog.Logger) (Sink, error) {
 	default:
 		return NewStdout(os.Stdout), nil
 	}
+}
+
+// DefaultFormat is the payload format of a sink type when `format` is not
+// set: line protocol for influx, file and stdout, JSON for mqtt, http and
+// kafka.
+func DefaultFormat(typ string) string {
+	switch typ {
+	case "mqtt", "http", "kafka":
+		return "json"
+	}
+	return "line"
 }
 
 // readSecret returns the trimmed content of a secret file. Errors name the
