@@ -106,6 +106,12 @@ func (s *MQTT) clientOptions(ss *session) *paho.ClientOptions {
 		// Messages are passed on sequentially, in arrival order.
 		SetOrderMatters(true).
 		SetKeepAlive(orDefault(s.cfg.KeepAlive, defaultKeepAlive)).
+		// A link that went silent (half open: no RST, every byte lost) is
+		// declared down half a keep-alive after the unanswered ping, not
+		// paho's fixed 10 s: while it seems up the batcher writes
+		// heartbeats, and idle time would advance the watermark past what
+		// the broker is holding for us.
+		SetPingTimeout(pingTimeout(orDefault(s.cfg.KeepAlive, defaultKeepAlive))).
 		SetConnectTimeout(connectTimeout).
 		// Run retries the first connect itself, with a backoff it can
 		// interrupt; paho's connect retry sleeps a fixed interval that
@@ -130,4 +136,10 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// pingTimeout is how long an unanswered PINGREQ may wait: half the
+// keep-alive, between 1 s and 10 s.
+func pingTimeout(keepAlive time.Duration) time.Duration {
+	return min(max(keepAlive/2, time.Second), 10*time.Second)
 }
