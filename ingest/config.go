@@ -93,7 +93,7 @@ type JSONConfig struct {
 
 // DefaultMQTT returns the defaults for one MQTT source.
 func DefaultMQTT() MQTTConfig {
-	return MQTTConfig{QoS: 1, KeepAlive: 30 * time.Second, MaxReconnect: 30 * time.Second}
+	return MQTTConfig{QoS: 1, KeepAlive: 15 * time.Second, MaxReconnect: 30 * time.Second}
 }
 
 // DefaultTopic returns the defaults for one topic entry.

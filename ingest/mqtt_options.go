@@ -15,7 +15,7 @@ import (
 
 // Defaults for an MQTTConfig built without DefaultMQTT.
 const (
-	defaultKeepAlive    = 30 * time.Second
+	defaultKeepAlive    = 15 * time.Second
 	defaultMaxReconnect = 30 * time.Second
 	connectTimeout      = 10 * time.Second
 	subscribeTimeout    = 30 * time.Second
