@@ -80,11 +80,11 @@ type Log struct {
 	reopenPending bool
 	// syncHook, when set by a test, replaces tidwall's Sync.
 	syncHook func() error
-	closed bool
-	batch  tidwall.Batch
-	buf    []byte
-	bad    map[uint64]location // damaged records seen since Open
-	broken []brokenSegment
+	closed   bool
+	batch    tidwall.Batch
+	buf      []byte
+	bad      map[uint64]location // damaged records seen since Open
+	broken   []brokenSegment
 }
 
 // segPos is a position in the segment files: a segment and a size.
