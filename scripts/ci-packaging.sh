@@ -153,6 +153,13 @@ EOF
 	timeout 120 "${cmd[@]}" run --config "$d/config.yaml" >"$d/agent.log" 2>&1 &
 	apid=$!
 	bgpids+=("$apid")
+	# Publish once the agent has subscribed: its session does not exist
+	# before, and the embedded broker drops what nobody subscribed to.
+	for _ in $(seq 300); do # 60 s
+		grep -q "connected to broker" "$d/agent.log" 2>/dev/null && break
+		kill -0 "$apid" 2>/dev/null || break
+		sleep 0.2
+	done
 	if ! timeout 60 bin/rivulet simulate --broker "tcp://127.0.0.1:$port" --client-id "sim-$arch" \
 		--count 3 --interval 200ms --zones 1 --sensors 1 >"$d/sim.log" 2>&1; then
 		echo "simulate failed:"
