@@ -284,6 +284,19 @@ func inspectOutboxes(w io.Writer, cfg *config.Config, o inspectOpts) error {
 		if err := inspectOutbox(w, name, filepath.Join(root, name), o); err != nil {
 			return fmt.Errorf("outbox %s: %w", name, err)
 		}
+		// The sink's other lanes, when they exist.
+		for _, l := range sinkLanes {
+			if l.dir == dirOutbox {
+				continue
+			}
+			dir := filepath.Join(filepath.Dir(root), l.dir, name)
+			if _, err := os.Stat(dir); err != nil {
+				continue
+			}
+			if err := inspectOutbox(w, name+" ("+l.name+" lane)", dir, o); err != nil {
+				return fmt.Errorf("outbox %s, %s lane: %w", name, l.name, err)
+			}
+		}
 	}
 	return nil
 }
