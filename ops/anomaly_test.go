@@ -151,3 +151,29 @@ func BenchmarkAnomaly(b *testing.B) {
 		i++
 	}
 }
+
+// TestFloatRingJSON: rings are written as base64 of their bits, exactly,
+// and a list of numbers (the format before) still reads.
+func TestFloatRingJSON(t *testing.T) {
+	var r FloatRing
+	r[0], r[1], r[AnomalyRing-1] = 1.5, -0.1, math.MaxFloat64
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != '"' || len(b) > 6000 {
+		t.Fatalf("encoded as %d bytes starting %q, want a base64 string", len(b), b[:1])
+	}
+	var back FloatRing
+	if err := json.Unmarshal(b, &back); err != nil || back != r {
+		t.Fatalf("round trip: %v", err)
+	}
+	list, _ := json.Marshal([AnomalyRing]float64(r))
+	var old FloatRing
+	if err := json.Unmarshal(list, &old); err != nil || old != r {
+		t.Fatalf("list format: %v", err)
+	}
+	if err := json.Unmarshal([]byte(`"AAAA"`), &old); err == nil {
+		t.Error("a short ring must be refused")
+	}
+}
