@@ -1,3 +1,5 @@
+//go:build !nokafka
+
 package forward
 
 import (
@@ -347,6 +349,8 @@ func TestClassifyKafka(t *testing.T) {
 		})
 	}
 }
+
+func init() { sinkFactories["kafka-line"] = kafkaLineFactory }
 
 // kafkaLineFactory is the kafka sink in the shared suite: one partition,
 // read back up to a sentinel produced after the sink's records were acked.

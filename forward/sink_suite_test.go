@@ -26,7 +26,6 @@ var sinkFactories = map[string]sinkFactory{
 	"stdout":      stdoutFactory,
 	"mqtt-line":   mqttLineFactory,
 	"http-line":   httpLineFactory,
-	"kafka-line":  kafkaLineFactory,
 }
 
 func influxFactory(gzip bool) sinkFactory {
