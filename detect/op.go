@@ -73,7 +73,14 @@ func (o *Op) Add(p *point.Point, t, proc int64, emit func(*point.Point)) {
 		}
 		e = &entry{meas: strings.Clone(p.Measurement), tags: cloneTags(p.Tags), s: o.r.newSeries()}
 		o.series[string(o.keyBuf)] = e
-		o.due = min(o.due, proc)
+		// A new series is due when its silence (no_data) or its TTL ends;
+		// waking Advance at once would sort every series per new one.
+		switch {
+		case o.r.kind == "no_data":
+			o.due = min(o.due, proc)
+		case o.ttl > 0:
+			o.due = min(o.due, proc+o.ttl)
+		}
 	}
 	e.seen = max(e.seen, proc)
 	var score float64

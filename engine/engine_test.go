@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/rivulet-edge/rivulet/detect"
 	"github.com/rivulet-edge/rivulet/ops"
 	"github.com/rivulet-edge/rivulet/point"
+	"github.com/rivulet-edge/rivulet/series"
 	"github.com/rivulet-edge/rivulet/wal"
 	"github.com/rivulet-edge/rivulet/window"
 )
@@ -603,5 +605,63 @@ func TestSessionKeepsItsIdentity(t *testing.T) {
 	}
 	if c := e.steps[0].counts(); c.LateUpdated != 1 || c.LateDropped != 1 {
 		t.Errorf("late counts %+v, want 1 updated and 1 dropped", c)
+	}
+}
+
+// TestSignatureSurvivesARestart: two configs decoded separately (as in two
+// processes) with the same blocks have the same signature, so a restart
+// keeps the steps' state. A detect step keeps it across a new threshold
+// (detect relearns, alert states stay) but not across a new field or
+// detector; a stateful step's whole block counts.
+func TestSignatureSurvivesARestart(t *testing.T) {
+	mk := func(field string, crit float64) StepConfig {
+		d := detect.DefaultConfig()
+		d.Field = field
+		th := detect.DefaultThreshold()
+		th.Crit = crit
+		d.Threshold = &th
+		return StepConfig{Name: "hot", Detect: &d, To: []string{"out"}}
+	}
+	if a, b := signature(mk("value", 35)), signature(mk("value", 35)); a != b {
+		t.Errorf("same detect config, different signatures:\n%s\n%s", a, b)
+	}
+	if signature(mk("value", 35)) != signature(mk("value", 36)) {
+		t.Error("a new threshold must keep the detect state")
+	}
+	if signature(mk("value", 35)) == signature(mk("temp", 35)) {
+		t.Error("a new field must drop the detect state")
+	}
+	st := func(alpha float64) StepConfig {
+		c := series.DefaultConfig()
+		c.Op, c.Alpha = "ewma", alpha
+		return StepConfig{Name: "e", Stateful: &c, To: []string{"out"}}
+	}
+	if signature(st(0.2)) != signature(st(0.2)) || signature(st(0.2)) == signature(st(0.3)) {
+		t.Error("stateful signatures must follow the block, not its address")
+	}
+}
+
+// TestUnreadableStepStateStartsEmpty: a step state the operator refuses
+// does not keep the engine from recovering; the step starts empty.
+func TestUnreadableStepStateStartsEmpty(t *testing.T) {
+	ck := &memCkpt{}
+	sc := stepConfig()
+	bad := fmt.Sprintf(`{"version":2,"index":1,"proc":1,"steps":[{"name":%q,"sig":%q,"kind":"window","state":{"panes":"not a list"}}]}`, sc.Name, signature(sc.normalized()))
+	if err := ck.Save(1, []byte(bad)); err != nil {
+		t.Fatal(err)
+	}
+	log := &memLog{}
+	log.add(batch(100*sec, fmt.Sprintf("temperature,zone=a value=1 %d", base+sec)))
+	var logs bytes.Buffer
+	e, err := New(Config{Site: "s1", Steps: []StepConfig{sc}, Checkpoint: DefaultCheckpoint()},
+		log, map[string]Outbox{"out": &memOutbox{}}, ck, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Recover(); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	if _, st := e.steps[0].len(); st != 0 || !strings.Contains(logs.String(), "cannot restore the step's state") {
+		t.Fatalf("%d states after an unreadable checkpoint, want 0; log:\n%s", st, logs.String())
 	}
 }

@@ -90,7 +90,12 @@ func (e *Engine) restore(data []byte) error {
 			e.logger.Warn("step changed its input, kind or state settings; it starts with no state", "step", ss.Name)
 		case s.op != nil && len(ss.State) > 0:
 			if err := s.op.UnmarshalJSON(ss.State); err != nil {
-				return fmt.Errorf("step %s: %w", ss.Name, err)
+				// A state this build cannot take must not keep the agent
+				// from starting: the step starts empty, said loudly.
+				e.logger.Error("cannot restore the step's state; it starts with no state", "step", ss.Name, "err", err)
+				if err := s.reset(); err != nil {
+					return fmt.Errorf("step %s: %w", ss.Name, err)
+				}
 			}
 		}
 	}

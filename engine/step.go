@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -17,6 +18,7 @@ import (
 // then the step's operator (none for a transform step). Its output goes to
 // its sinks and to the steps that read from it.
 type step struct {
+	cfg         StepConfig // as built, for reset
 	name        string
 	kind        string
 	sig         string
@@ -40,7 +42,7 @@ type step struct {
 
 func newStep(e *Engine, c StepConfig) (*step, error) {
 	c = c.normalized()
-	s := &step{name: c.Name, kind: c.Kind(), sig: signature(c), sigV1: sigV1(c), measurement: c.Measurement,
+	s := &step{cfg: c, name: c.Name, kind: c.Kind(), sig: signature(c), sigV1: sigV1(c), measurement: c.Measurement,
 		to: slices.Clone(c.To), passTo: slices.Clone(c.PassTo), lateTo: slices.Clone(c.Window.LateTo), eng: e}
 	if tc := c.Transform(); !tc.Empty() {
 		prog, err := transform.Compile(tc)
@@ -84,6 +86,16 @@ func newStep(e *Engine, c StepConfig) (*step, error) {
 	return s, nil
 }
 
+// reset replaces the step's operator with a fresh one, dropping its state.
+func (s *step) reset() error {
+	fresh, err := newStep(s.eng, s.cfg)
+	if err != nil {
+		return err
+	}
+	s.op = fresh.op
+	return nil
+}
+
 // normalized fills the keys a config file always sets but a StepConfig
 // built in code may leave zero.
 func (c StepConfig) normalized() StepConfig {
@@ -114,11 +126,50 @@ func signature(c StepConfig) string {
 		parts = append(parts, w.Kind(), fmt.Sprint(w.Size, w.Slide, w.Gap, w.MaxDuration, w.Points, w.Every, w.Offset, w.TimeZone, w.Watermark),
 			strings.Join(c.GroupBy, ","), strings.Join(c.aggregates(), ","))
 	case KindStateful:
-		parts = append(parts, fmt.Sprint(*c.Stateful))
+		parts = append(parts, sigValue(reflect.ValueOf(c.Stateful)))
 	case KindDetect:
-		parts = append(parts, fmt.Sprint(*c.Detect))
+		// The detector kind and the field: detect.Op restores its alert
+		// states across any other change of settings (and relearns).
+		parts = append(parts, c.Detect.Field)
+		v := reflect.ValueOf(*c.Detect)
+		for i := range v.NumField() {
+			if f := v.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() {
+				parts = append(parts, v.Type().Field(i).Name+sigValue(f.Elem().FieldByName("Field")))
+			}
+		}
 	}
 	return strings.Join(parts, "|")
+}
+
+// sigValue renders a config value for a signature, following pointers:
+// fmt would print their addresses, which differ in every process, and a
+// restart would then drop the step's state.
+func sigValue(v reflect.Value) string {
+	if !v.IsValid() {
+		return ""
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return "nil"
+		}
+		return sigValue(v.Elem())
+	case reflect.Struct:
+		var b strings.Builder
+		b.WriteByte('{')
+		for i := range v.NumField() {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(v.Type().Field(i).Name + ":" + sigValue(v.Field(i)))
+		}
+		b.WriteByte('}')
+		return b.String()
+	}
+	if !v.CanInterface() {
+		return "?"
+	}
+	return fmt.Sprint(v.Interface())
 }
 
 // in receives one point of the step's input stream with event time t.
