@@ -128,6 +128,9 @@ func (s *MQTT) clientOptions(ss *session) *paho.ClientOptions {
 	if s.secrets.tls != nil {
 		o.SetTLSConfig(s.secrets.tls)
 	}
+	if dial := bufferedDialer(s.cfg.Broker); dial != nil {
+		o.SetCustomOpenConnectionFn(dial)
+	}
 	return o
 }
 
