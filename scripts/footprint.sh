@@ -4,7 +4,7 @@
 # plus the binary size per architecture. Appends a dated section to
 # BENCHMARKS.md. Needs mosquitto.
 #
-#   scripts/footprint.sh [-rate N] [-series N] [-window 30s]
+#   scripts/footprint.sh [-rate N] [-series N] [-qos 0|1] [-window 30s]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make build >/dev/null
@@ -12,10 +12,9 @@ make cross >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/bench" ./scripts/bench
-table=$("$tmp/bench" -rivulet bin/rivulet -footprint "$@")
+table=$("$tmp/bench" -rivulet bin/rivulet -footprint -rate 10000 -series 10000 "$@")
 {
-  echo
-  echo "### Footprint $(date -u +%Y-%m-%d) — commit $(git rev-parse --short HEAD) — $(nproc) cores, $(uname -m)"
+  echo "### Footprint $(date -u +%Y-%m-%d) — commit $(git describe --always --dirty --abbrev=7 2>/dev/null || echo unknown) — $(nproc) cores, $(uname -m)"
   echo
   echo "Command: \`scripts/footprint.sh $*\`"
   echo
@@ -27,4 +26,12 @@ table=$("$tmp/bench" -rivulet bin/rivulet -footprint "$@")
     b=$(stat -c %s "$f")
     echo "| ${f#dist/rivulet-} | $b | $(awk -v b="$b" 'BEGIN {printf "%.1f", b/1048576}') |"
   done
-} | tee -a BENCHMARKS.md
+} > "$tmp/section.md"
+cat "$tmp/section.md"
+# The section goes after the last MQTT section, above the micro-benchmarks.
+awk -v f="$tmp/section.md" '
+  /^## Micro-benchmarks/ && !done { while ((getline l < f) > 0) print l; print ""; done = 1 }
+  { print }
+  END { if (!done) { print ""; while ((getline l < f) > 0) print l } }
+' BENCHMARKS.md > "$tmp/B.md"
+cat "$tmp/B.md" > BENCHMARKS.md

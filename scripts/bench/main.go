@@ -1,24 +1,31 @@
-// Command bench measures rivulet's sustained QoS 1 throughput against
-// mosquitto on loopback, next to a bare paho subscriber measured in the same
-// run, and prints a markdown table.
+// Command bench measures rivulet against mosquitto on loopback, next to a
+// bare paho subscriber measured in the same run, and prints markdown table
+// rows (scripts/bench.sh and scripts/scale.sh append them to BENCHMARKS.md).
 //
-// Method: for each consumer (bare subscriber, rivulet) a persistent session
-// is created, the consumer stops, the load generator queues N QoS 1
-// messages in the broker for it, then the consumer starts again and drains
-// the backlog. Rate = N / (time from starting the process to its N-th
-// message, so start-up and connect count, alike for both); CPU =
-// utime+stime of the consumer process from /proc over its whole run; peak
-// RSS = VmHWM. Consumers alternate for R rounds; the table gives medians.
+// Two methods:
+//
+//   - drain (QoS 1 ceiling): for each consumer a persistent session is
+//     created, the consumer stops, N messages are queued in the broker for
+//     it, then it starts again and drains the backlog. Rate = N / (time
+//     from starting the process to its N-th message).
+//   - live (sustained): the load generator publishes at a fixed rate (or
+//     as fast as the broker takes them) while the consumer runs; after a
+//     warm-up, every figure is a difference over a measuring window.
+//
+// Per consumer: CPU = utime+stime from /proc/PID/stat, peak RSS = VmHWM,
+// bytes written = /proc/PID/io write_bytes. For rivulet also: fsync-family
+// calls counted by strace (-f --seccomp-bpf, which stops the agent only at
+// those calls), the ingest log's syncs and the ack latency histogram from
+// /metrics, and (live) publish→outbox and publish→sink-file latency of
+// timestamped probe messages. Consumers alternate for R rounds; rows give
+// medians.
 package main
 
 import (
-	"bufio"
-	"context"
 	"flag"
 	"fmt"
-	"io"
+	"math"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,109 +33,244 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
+var nan = math.NaN()
+
 type options struct {
-	rivulet  string
-	messages int
-	rounds   int
-	inflight int
-	devices  int
-	durable  string
+	rivulet     string
+	mode        string
+	messages    int
+	rounds      int
+	inflight    int
+	traffic     traffic
+	durable     string
+	minInterval string
+	memoryLimit string
+	rule        string
+	aggregates  string
+	queue       int
+	rate        int
+	duration    time.Duration
+	warmup      time.Duration
+	strace      bool
+	probe       time.Duration
+	label       string
+	noBare      bool
+	noRivulet   bool
 }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "subscribe" {
-		if err := bareSubscriber(os.Args[2], os.Args[3], os.Args[4]); err != nil {
+		if len(os.Args) != 6 {
+			fmt.Fprintln(os.Stderr, "usage: bench subscribe BROKER CLIENT_ID QOS N")
+			os.Exit(2)
+		}
+		if err := bareSubscriber(os.Args[2], os.Args[3], os.Args[4], os.Args[5]); err != nil {
 			fmt.Fprintln(os.Stderr, "subscriber:", err)
 			os.Exit(1)
 		}
 		return
 	}
 	var o options
+	var qos int
 	flag.StringVar(&o.rivulet, "rivulet", "bin/rivulet", "path of the rivulet binary")
-	flag.IntVar(&o.messages, "messages", 200000, "QoS 1 messages per measurement")
+	flag.StringVar(&o.mode, "mode", "drain", "drain (QoS 1 backlog) or live (publisher running at -rate)")
+	flag.IntVar(&o.messages, "messages", 200000, "drain: messages per measurement")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each measures both consumers")
 	flag.IntVar(&o.inflight, "inflight", 1000, "mosquitto max_inflight_messages")
-	flag.IntVar(&o.devices, "devices", 100, "simulated devices (topics)")
+	flag.StringVar(&o.traffic.format, "format", "value", "payload format: value, influx or json")
+	flag.IntVar(&qos, "qos", 1, "QoS of publisher and subscriptions")
+	flag.IntVar(&o.traffic.points, "points", 1, "points per message (influx, json)")
+	flag.IntVar(&o.traffic.series, "series", 100, "distinct series (devices × points per message)")
+	flag.IntVar(&o.traffic.series, "devices", 100, "alias of -series for 1 point per message")
 	flag.StringVar(&o.durable, "durability", "fsync", "rivulet wal.durability")
-	foot := flag.Bool("footprint", false, "measure idle and steady-load CPU and RSS instead of throughput")
-	rate := flag.Int("rate", 10000, "footprint: messages per second under load")
-	series := flag.Int("series", 10000, "footprint: distinct series (topics) under load")
+	flag.StringVar(&o.minInterval, "min-interval", "", "rivulet batch.min_interval (empty: the default)")
+	flag.StringVar(&o.memoryLimit, "memory-limit", "", "rivulet memory_limit (empty: none)")
+	flag.StringVar(&o.rule, "rule", "threshold", "detect rule on the raw points: threshold, anomaly or none")
+	flag.StringVar(&o.aggregates, "aggregates", "count, mean, min, max, p95", "aggregates of the 1-minute window")
+	flag.IntVar(&o.queue, "queue", 0, "rivulet batch.queue (0: the default)")
+	flag.IntVar(&o.rate, "rate", 10000, "live: messages per second (0: as fast as the broker takes them)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "live: measuring window")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "live: load before the window opens")
+	flag.BoolVar(&o.strace, "strace", true, "count rivulet's fsyncs with strace")
+	flag.DurationVar(&o.probe, "probe", 100*time.Millisecond, "live: interval of latency probes (0: none)")
+	flag.StringVar(&o.label, "label", "", "first column of the rows (default: a description of the run)")
+	flag.BoolVar(&o.noBare, "no-bare", false, "measure rivulet only")
+	flag.BoolVar(&o.noRivulet, "no-rivulet", false, "measure the bare subscriber only")
+	flag.StringVar(&bareConn, "bare-conn", "plain", "bare subscriber's socket: plain (paho's), buffered (buffered reads) or coalesced (also coalesced writes)")
+	header := flag.Bool("header", false, "print the table header first")
+	foot := flag.Bool("footprint", false, "measure idle and steady-load CPU and RSS instead")
+	scaleKind := flag.String("scale", "", "print a scale curve: series or rate (live, rivulet and bare)")
+	points := flag.String("values", "", "scale: comma-separated values (default 1,100,1000,10000,100000 series or 1000,5000,10000,20000,50000,0 msgs/s)")
 	window := flag.Duration("window", 30*time.Second, "footprint: measuring time per state")
 	flag.Parse()
-	if *foot {
-		if err := footprint(o, *rate, *series, *window); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		return
+	o.traffic.qos = byte(qos)
+	if o.traffic.format == "value" {
+		o.traffic.points = 1
 	}
-	if err := bench(o); err != nil {
+	if o.label == "" {
+		o.label = describe(o)
+		if bareConn != "plain" {
+			o.label += ", bare socket " + bareConn
+		}
+	}
+	var err error
+	switch {
+	case *foot:
+		err = footprint(o, *window)
+	case *scaleKind != "":
+		err = scale(o, *scaleKind, *points)
+	default:
+		if *header {
+			printHeader()
+		}
+		err = bench(o)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// sample is one consumer's measurement.
+// describe is the default label of a run.
+func describe(o options) string {
+	s := fmt.Sprintf("QoS %d %s", o.traffic.qos, o.mode)
+	if o.mode == "live" {
+		if o.rate == 0 {
+			s += " max"
+		} else {
+			s += fmt.Sprintf(" %d/s", o.rate)
+		}
+	}
+	s += fmt.Sprintf(", %s ×%d, %d series", o.traffic.format, o.traffic.points, o.traffic.series)
+	if o.minInterval != "" {
+		s += ", min_interval " + o.minInterval
+	}
+	if o.queue != 0 {
+		s += fmt.Sprintf(", batch.queue %d", o.queue)
+	}
+	if o.inflight != 1000 {
+		s += fmt.Sprintf(", inflight %d", o.inflight)
+	}
+	if o.memoryLimit != "" {
+		s += ", memory_limit " + o.memoryLimit
+	}
+	if o.rule != "threshold" {
+		s += ", rule " + o.rule
+	}
+	if o.aggregates != "count, mean, min, max, p95" {
+		s += ", aggregates " + o.aggregates
+	}
+	if o.durable != "fsync" {
+		s += ", durability " + o.durable
+	}
+	return s
+}
+
+// sample is one consumer's measurement; NaN where it does not apply.
 type sample struct {
-	rate, cpuPerMsg, rssMB, syncsPerSec float64
+	msgs, points          float64 // per second
+	cpuPerMsg             float64 // µs
+	rssMB                 float64 // peak
+	fsyncs, logSyncs      float64 // per second
+	syncKinds             string
+	wbPerPoint, wcPerPt   float64 // bytes per point: write_bytes, wchar
+	lpPerPoint            float64
+	ackP50, ackP99        float64 // ms
+	outP50, outP99        float64 // ms, publish → outbox file
+	sinkP50, sinkP99      float64 // ms, publish → sink file
+	lost, droppedInternal float64 // messages: sent − received, rivulet's qos0 drops
+}
+
+func (s sample) String() string {
+	return fmt.Sprintf("%.0f msg/s %.0f pt/s %.1f µs/msg %.1f MB %.0f fsyncs/s (%s) %.1f B/pt (LP %.1f) ack %.1f/%.1f ms out %.1f/%.1f ms sink %.1f/%.1f ms lost %.0f dropped %.0f",
+		s.msgs, s.points, s.cpuPerMsg, s.rssMB, s.fsyncs, s.syncKinds, s.wbPerPoint, s.lpPerPoint,
+		s.ackP50, s.ackP99, s.outP50, s.outP99, s.sinkP50, s.sinkP99, s.lost, s.droppedInternal)
 }
 
 func bench(o options) error {
-	dir, err := os.MkdirTemp("", "rivulet-bench-")
+	b, r, err := measure(o)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	broker, stop, err := startMosquitto(dir, o.inflight)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	var bare, riv []sample
-	for r := 0; r < o.rounds; r++ {
-		b, err := measureBare(o, dir, broker, r)
-		if err != nil {
-			return fmt.Errorf("bare subscriber: %w", err)
-		}
-		v, err := measureRivulet(o, dir, broker, r)
-		if err != nil {
-			return fmt.Errorf("rivulet: %w", err)
-		}
-		fmt.Fprintf(os.Stderr, "round %d: bare %.0f msg/s %.1f µs/msg %.1f MB | rivulet %.0f msg/s %.1f µs/msg %.1f MB %.0f syncs/s\n",
-			r+1, b.rate, b.cpuPerMsg, b.rssMB, v.rate, v.cpuPerMsg, v.rssMB, v.syncsPerSec)
-		bare, riv = append(bare, b), append(riv, v)
-	}
-	report(o, median(bare), median(riv))
+	printRows(o.label, b, r, !o.noBare, !o.noRivulet)
 	return nil
 }
 
-func report(o options, b, r sample) {
-	fmt.Printf("| consumer | QoS 1 msgs/s | vs bare | CPU µs/msg | vs bare | peak RSS MB | fsyncs/s |\n")
-	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Printf("| bare paho subscriber | %.0f | 1.00 | %.1f | 1.00 | %.1f | – |\n", b.rate, b.cpuPerMsg, b.rssMB)
-	fmt.Printf("| rivulet (wal.durability %s) | %.0f | %.2f | %.1f | %.2f | %.1f | %.0f |\n",
-		o.durable, r.rate, r.rate/b.rate, r.cpuPerMsg, r.cpuPerMsg/b.cpuPerMsg, r.rssMB, r.syncsPerSec)
-	fmt.Printf("\n%d messages per measurement, %d devices, mosquitto max_inflight_messages %d, medians of %d rounds.\n",
-		o.messages, o.devices, o.inflight, o.rounds)
+// measure runs the rounds of one configuration and returns the medians
+// (bare, rivulet).
+func measure(o options) (sample, sample, error) {
+	dir, err := os.MkdirTemp("", "rivulet-bench-")
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	if os.Getenv("BENCH_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		fmt.Fprintln(os.Stderr, "keeping", dir)
+	}
+	broker, stop, err := startMosquitto(dir, o.inflight)
+	if err != nil {
+		return sample{}, sample{}, err
+	}
+	defer stop()
+	var bares, rivs []sample
+	for round := 0; round < o.rounds; round++ {
+		var b, v sample
+		if !o.noBare {
+			if b, err = measureBare(o, broker, round); err != nil {
+				return sample{}, sample{}, fmt.Errorf("bare subscriber: %w", err)
+			}
+			bares = append(bares, b)
+		}
+		if o.noRivulet {
+			v = sample{msgs: nan}
+		} else if v, err = measureRivulet(o, dir, broker, round); err != nil {
+			// One retry: a shared machine can kill a round (strace dying).
+			fmt.Fprintf(os.Stderr, "%s, round %d: %v; retrying once\n", o.label, round+1, err)
+			if v, err = measureRivulet(o, dir, broker, round+100); err != nil {
+				return sample{}, sample{}, fmt.Errorf("rivulet: %w", err)
+			}
+		}
+		rivs = append(rivs, v)
+		fmt.Fprintf(os.Stderr, "%s, round %d:\n  bare    %s\n  rivulet %s\n", o.label, round+1, b, v)
+	}
+	return median(bares), median(rivs), nil
 }
 
+// median takes the median of every figure separately.
 func median(s []sample) sample {
-	pick := func(f func(sample) float64) float64 {
+	if len(s) == 0 {
+		return sample{msgs: nan}
+	}
+	out := s[len(s)/2]
+	fields := []func(*sample) *float64{
+		func(x *sample) *float64 { return &x.msgs }, func(x *sample) *float64 { return &x.points },
+		func(x *sample) *float64 { return &x.cpuPerMsg }, func(x *sample) *float64 { return &x.rssMB },
+		func(x *sample) *float64 { return &x.fsyncs }, func(x *sample) *float64 { return &x.logSyncs },
+		func(x *sample) *float64 { return &x.wbPerPoint }, func(x *sample) *float64 { return &x.wcPerPt },
+		func(x *sample) *float64 { return &x.lpPerPoint },
+		func(x *sample) *float64 { return &x.ackP50 }, func(x *sample) *float64 { return &x.ackP99 },
+		func(x *sample) *float64 { return &x.outP50 }, func(x *sample) *float64 { return &x.outP99 },
+		func(x *sample) *float64 { return &x.sinkP50 }, func(x *sample) *float64 { return &x.sinkP99 },
+		func(x *sample) *float64 { return &x.lost }, func(x *sample) *float64 { return &x.droppedInternal },
+	}
+	for _, f := range fields {
 		v := make([]float64, len(s))
 		for i := range s {
-			v[i] = f(s[i])
+			v[i] = *f(&s[i])
 		}
-		sort.Float64s(v)
-		return v[len(v)/2]
+		sort.Float64s(v) // NaNs sort first
+		*f(&out) = v[len(v)/2]
 	}
-	return sample{rate: pick(func(x sample) float64 { return x.rate }),
-		cpuPerMsg:   pick(func(x sample) float64 { return x.cpuPerMsg }),
-		rssMB:       pick(func(x sample) float64 { return x.rssMB }),
-		syncsPerSec: pick(func(x sample) float64 { return x.syncsPerSec })}
+	// The fsync breakdown of the round with the median fsync rate.
+	for _, x := range s {
+		if x.fsyncs == out.fsyncs {
+			out.syncKinds = x.syncKinds
+		}
+	}
+	return out
 }
 
 func startMosquitto(dir string, inflight int) (string, func(), error) {
@@ -167,39 +309,19 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// load queues n QoS 1 value payloads, spread over devices topics, keeping
-// up to 256 publishes in flight.
-func load(broker string, n, devices int) error {
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("bench-load").SetMaxResumePubInFlight(256))
-	if t := c.Connect(); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
-		return fmt.Errorf("load connect: %v", t.Error())
+// queue publishes n messages of o's traffic while no consumer is connected.
+func queue(o options, broker string, n int) (lpPerPoint float64, err error) {
+	g, err := newGenerator(broker, "bench-load", o.traffic)
+	if err != nil {
+		return 0, err
 	}
-	defer c.Disconnect(100)
-	window := make(chan mqtt.Token, 256)
-	for i := 0; i < n; i++ {
-		topic := fmt.Sprintf("site/zone-%d/dev-%d/temperature", i%devices%10, i%devices)
-		tok := c.Publish(topic, 1, false, strconv.FormatFloat(20+float64(i%97)/10, 'f', 2, 64))
-		select {
-		case window <- tok:
-		default:
-			old := <-window
-			if !old.WaitTimeout(30*time.Second) || old.Error() != nil {
-				return fmt.Errorf("publish: %v", old.Error())
-			}
-			window <- tok
-		}
-	}
-	close(window)
-	for tok := range window {
-		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-			return fmt.Errorf("publish: %v", tok.Error())
-		}
-	}
-	return nil
+	defer g.close()
+	err = g.run(0, n, nil)
+	return float64(g.lpBytes.Load()) / float64(max(g.points.Load(), 1)), err
 }
 
-// procStats returns utime+stime and VmHWM of pid.
-func procStats(pid int) (cpu time.Duration, rssKB int64, err error) {
+// procStats returns utime+stime and VmHWM (kB) of pid.
+func procStats(pid int) (cpu time.Duration, hwmKB int64, err error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, 0, err
@@ -208,227 +330,22 @@ func procStats(pid int) (cpu time.Duration, rssKB int64, err error) {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	cpu = time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+	return cpu, statusKB(pid, "VmHWM:"), nil
+}
+
+// vmRSS returns the resident set of pid now (kB).
+func vmRSS(pid int) int64 { return statusKB(pid, "VmRSS:") }
+
+func statusKB(pid int, key string) int64 {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0
 	}
+	var kb int64
 	for _, line := range strings.Split(string(status), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			rssKB, _ = strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			fmt.Sscanf(rest, "%d", &kb)
 		}
 	}
-	return cpu, rssKB, nil
-}
-
-func measureBare(o options, dir, broker string, round int) (sample, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return sample{}, err
-	}
-	id := fmt.Sprintf("bench-bare-%d", round)
-	// First run creates the persistent session; 0 means "subscribe and exit".
-	if out, err := exec.Command(self, "subscribe", broker, id, "0").CombinedOutput(); err != nil {
-		return sample{}, fmt.Errorf("%v: %s", err, out)
-	}
-	if err := load(broker, o.messages, o.devices); err != nil {
-		return sample{}, err
-	}
-	cmd := exec.Command(self, "subscribe", broker, id, strconv.Itoa(o.messages))
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		return sample{}, err
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		return sample{}, fmt.Errorf("no result line: %w", err)
-	}
-	secs := time.Since(t0).Seconds()
-	if !strings.HasPrefix(line, "done") {
-		return sample{}, fmt.Errorf("bad result line %q", line)
-	}
-	cpu, rss, err := procStats(cmd.Process.Pid)
-	if err != nil {
-		return sample{}, err
-	}
-	return sample{rate: float64(o.messages) / secs, cpuPerMsg: float64(cpu.Microseconds()) / float64(o.messages),
-		rssMB: float64(rss) / 1024}, nil
-}
-
-// bareSubscriber subscribes with QoS 1 on a persistent session, auto-acks,
-// and prints "done <seconds>" after n messages (from first to n-th).
-func bareSubscriber(broker, id, nstr string) error {
-	n, _ := strconv.Atoi(nstr)
-	got := 0
-	var first time.Time
-	done := make(chan struct{})
-	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID(id).SetCleanSession(false).
-		SetDefaultPublishHandler(func(mqtt.Client, mqtt.Message) {
-			if got == 0 {
-				first = time.Now()
-			}
-			got++
-			if got == n {
-				fmt.Printf("done %g\n", time.Since(first).Seconds())
-				close(done)
-			}
-		})
-	c := mqtt.NewClient(opts)
-	if t := c.Connect(); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
-		return fmt.Errorf("connect: %v", t.Error())
-	}
-	if t := c.Subscribe("site/#", 1, nil); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
-		return fmt.Errorf("subscribe: %v", t.Error())
-	}
-	if n == 0 {
-		c.Disconnect(100)
-		return nil
-	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Minute):
-		return fmt.Errorf("received %d of %d", got, n)
-	}
-	time.Sleep(time.Hour) // the harness reads /proc, then kills us
-	return nil
-}
-
-func measureRivulet(o options, dir, broker string, round int) (sample, error) {
-	rdir := filepath.Join(dir, fmt.Sprintf("rivulet-%d", round))
-	port, err := freePort()
-	if err != nil {
-		return sample{}, err
-	}
-	cfg, err := writeRivuletConfig(o, rdir, broker, port, round)
-	if err != nil {
-		return sample{}, err
-	}
-	// First run creates the persistent session.
-	first, err := startRivulet(o, cfg, port)
-	if err != nil {
-		return sample{}, err
-	}
-	if err := first.stop(); err != nil {
-		return sample{}, err
-	}
-	if err := load(broker, o.messages, o.devices); err != nil {
-		return sample{}, err
-	}
-	cmd := exec.Command(o.rivulet, "run", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		return sample{}, err
-	}
-	p := &rivulet{cmd: cmd}
-	defer p.stop()
-	deadline := time.Now().Add(10 * time.Minute)
-	for time.Now().Before(deadline) {
-		m, err := scrape(port)
-		if err == nil && m["rivulet_messages_total"] >= float64(o.messages) {
-			secs := time.Since(t0).Seconds()
-			cpu, rss, err := procStats(cmd.Process.Pid)
-			if err != nil {
-				return sample{}, err
-			}
-			return sample{rate: float64(o.messages) / secs, cpuPerMsg: float64(cpu.Microseconds()) / float64(o.messages),
-				rssMB: float64(rss) / 1024, syncsPerSec: m["rivulet_syncs_total"] / secs}, nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return sample{}, fmt.Errorf("rivulet did not consume %d messages in 10 minutes", o.messages)
-}
-
-func writeRivuletConfig(o options, dir, broker string, port, round int) (string, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	cfg := fmt.Sprintf(`site: bench
-data_dir: %[1]s/data
-log: {level: warn}
-http: {listen: "127.0.0.1:%[2]d"}
-sources:
-  mqtt:
-    - name: sensors
-      broker: %[3]s
-      client_id: bench-rivulet-%[4]d
-      qos: 1
-      topics:
-        - filter: site/+/+/temperature
-          format: value
-          measurement: temperature
-          tags: {zone: "{1}", device: "{2}"}
-wal: {durability: %[5]s}
-pipeline:
-  - name: temp_1m
-    measurement: temperature
-    window: {type: tumbling, size: 1m, max_delay: 5s, idle_timeout: 30s}
-    group_by: [zone, device]
-    aggregates: [count, mean, min, max]
-    to: [local]
-sinks:
-  - name: local
-    type: file
-    path: %[1]s/results.lp
-`, dir, port, broker, round, o.durable)
-	path := filepath.Join(dir, "site.yaml")
-	return path, os.WriteFile(path, []byte(cfg), 0o600)
-}
-
-type rivulet struct{ cmd *exec.Cmd }
-
-func startRivulet(o options, cfg string, port int) (*rivulet, error) {
-	cmd := exec.Command(o.rivulet, "run", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	r := &rivulet{cmd: cmd}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		if _, err := scrape(port); err == nil {
-			time.Sleep(300 * time.Millisecond) // let the source subscribe
-			return r, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	r.stop()
-	return nil, fmt.Errorf("rivulet did not serve /metrics on port %d", port)
-}
-
-func (r *rivulet) stop() error {
-	r.cmd.Process.Signal(os.Interrupt)
-	done := make(chan error, 1)
-	go func() { done <- r.cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(20 * time.Second):
-		r.cmd.Process.Kill()
-		return fmt.Errorf("rivulet did not stop on SIGINT")
-	}
-}
-
-func scrape(port int) (map[string]float64, error) {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		if f := strings.Fields(line); len(f) == 2 {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			m[f[0]] = v
-		}
-	}
-	return m, sc.Err()
+	return kb
 }

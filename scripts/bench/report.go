@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"math"
+)
+
+// printHeader prints the header of the table printRows fills.
+func printHeader() {
+	fmt.Println("| run | consumer | msgs/s | points/s | vs bare | CPU µs/msg | vs bare | peak RSS MB | fsyncs/s (strace: by file) | ingest-log syncs/s | B/point written: write_bytes / wchar (LP size) | ack p50/p99 ms | publish→outbox p50/p99 ms | publish→sink file p50/p99 ms | lost / dropped in rivulet |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---|---|---|---|")
+}
+
+// printRows prints the bare subscriber's row (if measured) and rivulet's.
+func printRows(label string, b, r sample, withBare, withRivulet bool) {
+	if withBare {
+		fmt.Printf("| %s | bare paho subscriber | %s | %s | 1.00 | %s | 1.00 | %s | – | – | – | – | – | – | %s |\n",
+			label, num(b.msgs, 0), num(b.points, 0), num(b.cpuPerMsg, 1), num(b.rssMB, 1), num(b.lost, 0))
+	}
+	if !withRivulet {
+		return
+	}
+	syncs := num(r.fsyncs, 0)
+	if r.syncKinds != "" {
+		syncs += " (" + r.syncKinds + ")"
+	}
+	fmt.Printf("| %s | rivulet | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s / %s | %s / %s | %s / %s |\n",
+		label, num(r.msgs, 0), num(r.points, 0), ratio(r.msgs, b.msgs), num(r.cpuPerMsg, 1), ratio(r.cpuPerMsg, b.cpuPerMsg),
+		num(r.rssMB, 1), syncs, num(r.logSyncs, 0), num(r.wbPerPoint, 1), num(r.wcPerPt, 1), num(r.lpPerPoint, 1),
+		num(r.ackP50, 1), num(r.ackP99, 1), num(r.outP50, 1), num(r.outP99, 1), num(r.sinkP50, 1), num(r.sinkP99, 1),
+		num(r.lost, 0), num(r.droppedInternal, 0))
+}
+
+func num(v float64, prec int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.*f", prec, v)
+}
+
+func ratio(a, b float64) string {
+	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
