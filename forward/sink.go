@@ -3,12 +3,13 @@ package forward
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/rivulet-edge/rivulet/ingest"
 )
 
 // Sink delivers line protocol to one upstream. The Runner never calls Write
@@ -78,33 +79,11 @@ func readSecret(key, path string) (string, error) {
 	return s, nil
 }
 
-// tlsConfig builds the client TLS configuration of c: the CA bundle to
-// verify the upstream with (the system pool when unset), a client
-// certificate for mutual TLS, the expected server name. It repeats ingest's
-// unexported builder, for the same keys.
+// tlsConfig builds the client TLS configuration of c with ingest's
+// builder, which takes the same keys.
 func tlsConfig(c TLSConfig, logger *slog.Logger) (*tls.Config, error) {
-	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca_file: %w", err)
-		}
-		t.RootCAs = x509.NewCertPool()
-		if !t.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file: no PEM certificate in %s", c.CAFile)
-		}
-	}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
-		}
-		t.Certificates = []tls.Certificate{cert}
-	}
-	if c.InsecureSkipVerify {
-		logger.Warn("tls.insecure_skip_verify is set: the upstream's certificate is not verified")
-	}
-	return t, nil
+	return ingest.ClientTLS(ingest.TLSConfig{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
+		ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify, AllowInsecure: c.AllowInsecure}, "upstream", logger)
 }
 
 // stdoutSink writes lines to a writer, typically os.Stdout.

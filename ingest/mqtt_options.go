@@ -58,14 +58,15 @@ func loadSecrets(cfg MQTTConfig, logger *slog.Logger) (secrets, error) {
 	if !tlsSchemes[u.Scheme] {
 		return s, nil
 	}
-	s.tls, err = tlsConfig(cfg.TLS, logger)
+	s.tls, err = ClientTLS(cfg.TLS, "broker", logger)
 	return s, err
 }
 
-// tlsConfig builds the client TLS configuration: the CA bundle to verify the
-// broker with (the system pool when unset), a client certificate for mutual
-// TLS, the expected server name.
-func tlsConfig(c TLSConfig, logger *slog.Logger) (*tls.Config, error) {
+// ClientTLS builds a client TLS configuration: the CA bundle to verify the
+// peer (the broker, an upstream) with, the system pool when unset; a client
+// certificate for mutual TLS; the expected server name. It warns on every
+// call when verification is off. The sinks use it too.
+func ClientTLS(c TLSConfig, peer string, logger *slog.Logger) (*tls.Config, error) {
 	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify}
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
@@ -85,7 +86,7 @@ func tlsConfig(c TLSConfig, logger *slog.Logger) (*tls.Config, error) {
 		t.Certificates = []tls.Certificate{cert}
 	}
 	if c.InsecureSkipVerify {
-		logger.Warn("tls.insecure_skip_verify is set: the broker's certificate is not verified")
+		logger.Warn("tls.insecure_skip_verify is set: the " + peer + "'s certificate is not verified")
 	}
 	return t, nil
 }
