@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rivulet-edge/rivulet/ingest/ingesttest"
 )
 
 // httpConfig is a valid http sink config for url.
@@ -240,24 +242,24 @@ func TestHTTPServerDown(t *testing.T) {
 // TestHTTPMutualTLS verifies the server with a private CA and presents a
 // client certificate.
 func TestHTTPMutualTLS(t *testing.T) {
-	p := newPKI(t)
+	p := ingesttest.NewPKI(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0].Subject.CommonName != "client" {
 			http.Error(w, "no client cert", http.StatusBadRequest)
 		}
 	}))
-	cert, err := tls.LoadX509KeyPair(p.serverCert, p.serverKey)
+	cert, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pem, _ := os.ReadFile(p.ca)
+	pem, _ := os.ReadFile(p.CA)
 	pool.AppendCertsFromPEM(pem)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	cfg := httpConfig(srv.URL)
-	cfg.TLS = TLSConfig{CAFile: p.ca, CertFile: p.clientCert, KeyFile: p.clientKey}
+	cfg.TLS = TLSConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}
 	if err := newSink(t, cfg).Write(context.Background(), []byte(hookBatch)); err != nil {
 		t.Fatalf("mTLS: %v", err)
 	}

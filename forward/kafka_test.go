@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rivulet-edge/rivulet/ingest/ingesttest"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -280,19 +281,19 @@ func TestKafkaSASL(t *testing.T) {
 // TestKafkaTLS produces over TLS to a cluster whose certificate a private
 // CA signed.
 func TestKafkaTLS(t *testing.T) {
-	p := newPKI(t)
-	cert, err := tls.LoadX509KeyPair(p.serverCert, p.serverKey)
+	p := ingesttest.NewPKI(t)
+	cert, err := tls.LoadX509KeyPair(p.ServerCert, p.ServerKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := newCluster(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}), kfake.SeedTopics(1, "sec"))
 	cfg := kafkaConfig(c.ListenAddrs()...)
-	cfg.Topic, cfg.TLS = "sec", TLSConfig{CAFile: p.ca}
+	cfg.Topic, cfg.TLS = "sec", TLSConfig{CAFile: p.CA}
 	if err := newSink(t, cfg).Write(context.Background(), []byte("m v=1 1\n")); err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pem, _ := os.ReadFile(p.ca)
+	pem, _ := os.ReadFile(p.CA)
 	pool.AppendCertsFromPEM(pem)
 	got := consume(t, c.ListenAddrs(), []string{"sec"}, atLeast(1), kgo.DialTLSConfig(&tls.Config{RootCAs: pool}))
 	if len(got) != 1 || got[0].Value == "" {

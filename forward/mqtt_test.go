@@ -2,16 +2,10 @@ package forward
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -365,17 +359,17 @@ func TestMQTTPersistentSession(t *testing.T) {
 // TestMQTTMutualTLS delivers over TLS with a client certificate, and
 // refuses a broker signed by another CA.
 func TestMQTTMutualTLS(t *testing.T) {
-	p, other := newPKI(t), newPKI(t)
-	url := ingesttest.Mosquitto(t, "cafile "+p.ca, "certfile "+p.serverCert, "keyfile "+p.serverKey,
+	p, other := ingesttest.NewPKI(t), ingesttest.NewPKI(t)
+	url := ingesttest.Mosquitto(t, "cafile "+p.CA, "certfile "+p.ServerCert, "keyfile "+p.ServerKey,
 		"require_certificate true")
 	url = strings.Replace(url, "tcp://", "mqtts://", 1)
 	cfg := mqttConfig(url)
-	cfg.TLS = TLSConfig{CAFile: p.ca, CertFile: p.clientCert, KeyFile: p.clientKey}
+	cfg.TLS = TLSConfig{CAFile: p.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}
 	s := newSink(t, cfg)
 	if err := s.Write(context.Background(), []byte("alert,rule=r,site=s v=1 1\n")); err != nil {
 		t.Fatalf("mTLS: %v", err)
 	}
-	cfg.TLS.CAFile = other.ca
+	cfg.TLS.CAFile = other.CA
 	s = newSink(t, cfg)
 	var re *RetryableError
 	if err := s.Write(context.Background(), []byte("alert,rule=r,site=s v=1 1\n")); !errors.As(err, &re) ||
@@ -454,66 +448,6 @@ func mqttLineFactory(t *testing.T) (Sink, func() string) {
 		}
 		return b.String()
 	}
-}
-
-// pki is a throwaway CA with a server certificate for 127.0.0.1 and a
-// client certificate, written as PEM files readable by mosquitto.
-type pki struct {
-	ca, serverCert, serverKey, clientCert, clientKey string
-}
-
-func newPKI(t *testing.T) pki {
-	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	caKey := newKey(t)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "forward test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	p := pki{ca: writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)}
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage, ips []net.IP) (string, string) {
-		key := newKey(t)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return writePEM(t, dir, name+".pem", "CERTIFICATE", der), writePEM(t, dir, name+"-key.pem", "EC PRIVATE KEY", keyDER)
-	}
-	p.serverCert, p.serverKey = leaf("server", 2, x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)})
-	p.clientCert, p.clientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth, nil)
-	return p
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // TestMQTTRunnerRetriesUntilBrokerIsBack runs the sink under a Runner with

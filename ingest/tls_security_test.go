@@ -17,17 +17,17 @@ import (
 // wrong: no client certificate, a client certificate another CA signed, or
 // the right client certificate but the wrong CA for the broker.
 func TestMQTTMutualTLSRefused(t *testing.T) {
-	p, other := newPKI(t), newPKI(t)
-	url := ingesttest.Mosquitto(t, "cafile "+p.ca, "certfile "+p.serverCert, "keyfile "+p.serverKey,
+	p, other := ingesttest.NewPKI(t), ingesttest.NewPKI(t)
+	url := ingesttest.Mosquitto(t, "cafile "+p.CA, "certfile "+p.ServerCert, "keyfile "+p.ServerKey,
 		"require_certificate true")
 	url = strings.Replace(url, "tcp://", "mqtts://", 1)
 	tests := []struct {
 		name string
 		tls  ingest.TLSConfig
 	}{
-		{"no client certificate", ingest.TLSConfig{CAFile: p.ca}},
-		{"client certificate of another CA", ingest.TLSConfig{CAFile: p.ca, CertFile: other.clientCert, KeyFile: other.clientKey}},
-		{"wrong CA for the broker", ingest.TLSConfig{CAFile: other.ca, CertFile: p.clientCert, KeyFile: p.clientKey}},
+		{"no client certificate", ingest.TLSConfig{CAFile: p.CA}},
+		{"client certificate of another CA", ingest.TLSConfig{CAFile: p.CA, CertFile: other.ClientCert, KeyFile: other.ClientKey}},
+		{"wrong CA for the broker", ingest.TLSConfig{CAFile: other.CA, CertFile: p.ClientCert, KeyFile: p.ClientKey}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,8 +127,8 @@ func (h insecureWarnings) WithGroup(name string) slog.Handler {
 // not know: it connects, and each start — every NewMQTT, as on a reload —
 // logs one warning.
 func TestInsecureSkipVerifyWarnsAtEveryStart(t *testing.T) {
-	p := newPKI(t)
-	url := ingesttest.Mosquitto(t, "cafile "+p.ca, "certfile "+p.serverCert, "keyfile "+p.serverKey)
+	p := ingesttest.NewPKI(t)
+	url := ingesttest.Mosquitto(t, "cafile "+p.CA, "certfile "+p.ServerCert, "keyfile "+p.ServerKey)
 	cfg := sourceConfig(t, strings.Replace(url, "tcp://", "ssl://", 1))
 	cfg.TLS = ingest.TLSConfig{InsecureSkipVerify: true, AllowInsecure: true}
 	h := insecureWarnings{next: ingesttest.Logger(t).Handler(), n: new(atomic.Int64)}
