@@ -63,6 +63,53 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
+// harnessPayload is an influx message as scripts/bench sends it: n sensors
+// of one device, one float each, a 19-digit timestamp.
+func harnessPayload(n int) []byte {
+	var s strings.Builder
+	for k := range n {
+		fmt.Fprintf(&s, "temperature,sensor=s%d value=2%d.%02d 1700000000123456789\n", k, k%10, k%97)
+	}
+	return []byte(s.String())
+}
+
+// BenchmarkDecodeInflux measures Rule.Decode of harness-like influx
+// messages with the harness's topic tags, into a reused buffer and, as
+// the MQTT source does, into a new one per message.
+func BenchmarkDecodeInflux(b *testing.B) {
+	tc := TopicConfig{Filter: "site/+/+/lp", Format: "influx", QoS: -1,
+		Tags: map[string]string{"zone": "{1}", "device": "{2}"}}
+	const topic = "site/zone-2/dev-42/lp"
+	for _, c := range []struct {
+		n     int
+		fresh bool
+	}{{10, false}, {100, false}, {10, true}, {100, true}} {
+		n, payload := c.n, harnessPayload(c.n)
+		name := fmt.Sprintf("points=%d", n)
+		if c.fresh {
+			name += "/new_buffer"
+		}
+		b.Run(name, func(b *testing.B) {
+			r := benchRule(b, tc)
+			var out []byte
+			b.ReportAllocs()
+			b.SetBytes(int64(len(payload)))
+			for b.Loop() {
+				var got int
+				var err error
+				if c.fresh {
+					out = nil
+				}
+				if out, got, err = r.Decode(topic, payload, out[:0]); err != nil || got != n {
+					b.Fatalf("%d points, %v", got, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/point")
+			b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds(), "points/s")
+		})
+	}
+}
+
 // BenchmarkRoute measures topic mapping: Router.Route over several rules,
 // then rendering the measurement and tag templates of the rule it picks.
 func BenchmarkRoute(b *testing.B) {

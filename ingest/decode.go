@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
@@ -61,7 +62,9 @@ var formatNames = [...]string{formatValue: "value", formatInflux: "influx", form
 // *DecodeError, it returns dst unchanged and 0; a payload without points is
 // an error (ErrNoPoints). Decode may be called concurrently.
 func (r *Rule) Decode(topic string, payload []byte, dst []byte) (out []byte, n int, err error) {
-	d := decoder{rule: r, topic: topic, out: dst}
+	d := decoderPool.Get().(*decoder)
+	defer d.release()
+	d.rule, d.topic, d.out = r, topic, dst
 	if err := d.prepare(); err != nil {
 		return dst, 0, &DecodeError{Format: formatNames[r.format], Err: err}
 	}
@@ -82,16 +85,35 @@ func (r *Rule) Decode(topic string, payload []byte, dst []byte) (out []byte, n i
 	return d.out, d.n, nil
 }
 
-// decoder holds the state of one Decode call.
+// decoder holds the state of one Decode call. Decode takes decoders from
+// decoderPool, so that their buffers serve many calls.
 type decoder struct {
 	rule  *Rule
 	topic string
 	meas  string      // rendered measurement; empty keeps an influx line's own
 	tags  []point.Tag // rendered configured tags
+	segs  []string    // topic segments
 	enc   point.Encoder
 	p     point.Point
+	sc    point.Scanner
+	l     point.RawLine
 	out   []byte
 	n     int
+}
+
+var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
+
+// release resets d, dropping its references to the caller's data, and
+// returns it to decoderPool.
+func (d *decoder) release() {
+	clear(d.tags)
+	clear(d.segs)
+	clear(d.p.Fields) // string values share memory with a payload
+	d.rule, d.topic, d.meas, d.out, d.n = nil, "", "", nil, 0
+	d.tags, d.segs, d.p.Fields = d.tags[:0], d.segs[:0], d.p.Fields[:0]
+	d.sc.Reset(nil)
+	d.l = point.RawLine{Tags: d.l.Tags[:0], Fields: d.l.Fields[:0]}
+	decoderPool.Put(d)
 }
 
 // prepare renders the measurement and tag templates for the topic.
@@ -99,7 +121,8 @@ func (d *decoder) prepare() error {
 	r := d.rule
 	var segs []string
 	if r.needSegs {
-		segs = strings.Split(d.topic, "/")
+		d.segs = splitTopic(d.segs[:0], d.topic)
+		segs = d.segs
 	}
 	var err error
 	if d.meas, err = r.measurement.render(d.topic, segs); err != nil {
@@ -116,6 +139,22 @@ func (d *decoder) prepare() error {
 		d.tags = append(d.tags, point.Tag{Key: t.key, Value: v})
 	}
 	return nil
+}
+
+// splitTopic appends the levels of topic to dst, as strings.Split(topic,
+// "/") returns them.
+func splitTopic(dst []string, topic string) []string {
+	if cap(dst) == 0 {
+		dst = make([]string, 0, strings.Count(topic, "/")+1)
+	}
+	for {
+		i := strings.IndexByte(topic, '/')
+		if i < 0 {
+			return append(dst, topic)
+		}
+		dst = append(dst, topic[:i])
+		topic = topic[i+1:]
+	}
 }
 
 // emit applies the configured measurement and tags to p and appends it.
@@ -142,6 +181,9 @@ func (d *decoder) emit(p *point.Point) error {
 // value decodes a bare value: a decimal number becomes a float field, true
 // and false a boolean, anything else a string; surrounding space is trimmed.
 func (d *decoder) value(payload []byte) error {
+	if d.spliceValue(payload) {
+		return nil
+	}
 	fail := func(format string, a ...any) error {
 		return &DecodeError{Format: "value", Err: fmt.Errorf(format, a...)}
 	}
@@ -210,6 +252,9 @@ func isDecimal(s string) bool {
 
 // influx decodes line protocol in the rule's precision.
 func (d *decoder) influx(payload []byte) error {
+	if d.spliceInflux(payload) {
+		return nil
+	}
 	points := 0
 	err := point.ParsePrecision(payload, d.rule.precision, func(p *point.Point) error {
 		points++

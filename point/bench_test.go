@@ -79,3 +79,33 @@ func BenchmarkEncoderAppend(b *testing.B) {
 		})
 	}
 }
+
+// storedLines returns the lines ingest stores for one harness message of n
+// influx points: topic tags spliced in, 19-digit timestamps.
+func storedLines(n int) []byte {
+	var b strings.Builder
+	for k := range n {
+		fmt.Fprintf(&b, "temperature,device=dev-42,sensor=s%d,zone=zone-2 value=2%d.%02d 1700000000123456789\n", k, k%10, k%97)
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkDecoderParseStored measures Decoder.Parse on log entries as the
+// engine reads them.
+func BenchmarkDecoderParseStored(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		data := storedLines(n)
+		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) {
+			var d Decoder
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if err := d.Parse(data, func(*Point) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/point")
+			b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds(), "points/s")
+		})
+	}
+}

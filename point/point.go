@@ -1,6 +1,7 @@
 package point
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -172,17 +173,100 @@ func Parse(data []byte, fn func(p *Point) error) error {
 
 // ParsePrecision is Parse with timestamps in the given precision.
 func ParsePrecision(data []byte, prec lineprotocol.Precision, fn func(p *Point) error) error {
-	return parse(data, prec, copyString, fn)
+	var (
+		sc Scanner
+		l  RawLine
+		p  Point
+	)
+	return parseFast(&sc, &l, &p, data, prec, false, copyString, fn)
 }
 
-func parse(data []byte, prec lineprotocol.Precision, str func([]byte) string, fn func(p *Point) error) error {
-	dec := lineprotocol.NewDecoderWithBytes(data)
-	var p Point
-	for line := 1; dec.Next(); line++ {
-		if err := decodeLine(dec, prec, str, &p); err != nil {
+// parseFast parses data with the Scanner, calling the full parser for the
+// rest of data from the first entry the Scanner leaves to it. The strings
+// of scanned tokens, which lie inside data, are borrowed if borrow is set,
+// else copied; slow makes those of the full parser, which may lie in its
+// own buffer.
+func parseFast(sc *Scanner, l *RawLine, p *Point, data []byte, prec lineprotocol.Precision,
+	borrow bool, slow func([]byte) string, fn func(p *Point) error) error {
+	sc.Reset(data)
+	for entry := 0; ; entry++ {
+		start := sc.Offset()
+		switch sc.Next(l) {
+		case ScanEnd:
+			return nil
+		case ScanLine:
+			if fill(p, l, prec, borrow) {
+				if err := fn(p); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		return parseSlow(data, start, entry, prec, slow, p, fn)
+	}
+}
+
+// fill sets p from l. It reports false when the timestamp is out of range
+// for prec, which the full parser reports.
+func fill(p *Point, l *RawLine, prec lineprotocol.Precision, borrow bool) bool {
+	str := func(b []byte) string {
+		if borrow {
+			return unsafeString(b)
+		}
+		return string(b)
+	}
+	p.Measurement = str(l.Measurement)
+	p.Tags, p.Fields, p.Time = p.Tags[:0], p.Fields[:0], 0
+	sorted := true
+	for i, t := range l.Tags {
+		p.Tags = append(p.Tags, Tag{Key: str(t.Key), Value: str(t.Value)})
+		sorted = sorted && (i == 0 || keyLess(p.Tags[i-1].Key, p.Tags[i].Key))
+	}
+	for i := range l.Fields {
+		f := &l.Fields[i]
+		v, ok := f.Parse()
+		if !ok {
+			return false
+		}
+		p.Fields = append(p.Fields, Field{Key: str(f.Key), Value: v})
+	}
+	if l.Time != nil {
+		n, mul := l.TimeValue, int64(prec.Duration())
+		if n > math.MaxInt64/mul || n < math.MinInt64/mul {
+			return false
+		}
+		p.Time = n * mul
+	}
+	if !sorted {
+		p.SortTags()
+	}
+	return true
+}
+
+// keyLess is a < b, deciding on the first bytes when they differ, as
+// they usually do in a tag set.
+func keyLess(a, b string) bool {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	return a < b
+}
+
+// parseSlow parses data[off:], where entry entries precede off, with the
+// full parser, numbering lines and entries as if it had parsed data from
+// the start.
+func parseSlow(data []byte, off, entry int, prec lineprotocol.Precision, str func([]byte) string,
+	p *Point, fn func(p *Point) error) error {
+	lines := int64(bytes.Count(data[:off], []byte{'\n'}))
+	dec := lineprotocol.NewDecoderWithBytes(data[off:])
+	for line := entry + 1; dec.Next(); line++ {
+		if err := decodeLine(dec, prec, str, p); err != nil {
+			if se, ok := err.(*lineprotocol.DecodeError); ok && lines > 0 {
+				err = &lineprotocol.DecodeError{Line: se.Line + lines, Column: se.Column, Err: se.Err}
+			}
 			return fmt.Errorf("line %d: %w", line, err)
 		}
-		if err := fn(&p); err != nil {
+		if err := fn(p); err != nil {
 			return err
 		}
 	}
@@ -199,6 +283,8 @@ func copyString(b []byte) string { return string(b) }
 // zero value is ready to use; a Decoder is not safe for concurrent use.
 type Decoder struct {
 	p      Point
+	sc     Scanner
+	l      RawLine
 	lo, hi uintptr // the address range of data
 }
 
@@ -209,16 +295,7 @@ func (d *Decoder) Parse(data []byte, fn func(p *Point) error) error {
 	}
 	d.lo = uintptr(unsafe.Pointer(unsafe.SliceData(data)))
 	d.hi = d.lo + uintptr(len(data))
-	dec := lineprotocol.NewDecoderWithBytes(data)
-	for line := 1; dec.Next(); line++ {
-		if err := decodeLine(dec, lineprotocol.Nanosecond, d.str, &d.p); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-		if err := fn(&d.p); err != nil {
-			return err
-		}
-	}
-	return nil
+	return parseFast(&d.sc, &d.l, &d.p, data, lineprotocol.Nanosecond, true, d.str, fn)
 }
 
 // str borrows b when it lies inside data, which the parser never writes
