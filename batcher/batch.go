@@ -1,20 +1,49 @@
 package batcher
 
-import "github.com/rivulet-edge/rivulet/ingest"
+import (
+	"time"
 
-// batch is the group being committed; its buffers are reused.
+	"github.com/rivulet-edge/rivulet/ingest"
+)
+
+// batch is a group of messages committed together, with the markers
+// written in the same commit; its buffers are reused.
 type batch struct {
+	// msgs are the messages to ack, those of QoS > 0: a QoS 0 message is
+	// not kept once its points are copied.
 	msgs   []*ingest.Message
+	count  int // messages, of any QoS
 	fps    []uint64
 	points []byte
-	n      int
+	n      int // points
+	// unacked counts the messages of QoS > 0: the broker waits for their
+	// acks, so they fill its inflight window.
+	unacked int
+	// epoch and heartbeat ask for an epoch entry before the points and a
+	// heartbeat entry after them.
+	epoch, heartbeat bool
+	// queued is the queueing stamp (wall clock, unix ns) of the oldest
+	// message; opened, when it was taken from the queue.
+	queued int64
+	opened time.Time
 }
 
 func (b *batch) hasData() bool { return len(b.points) > 0 || len(b.fps) > 0 }
 
+// empty reports whether committing the batch would neither write nor ack
+// anything.
+func (b *batch) empty() bool { return b.count == 0 && !b.epoch && !b.heartbeat }
+
+// full reports whether the batch has reached a bound of cfg: it takes no
+// more messages.
+func (b *batch) full(cfg *Config) bool {
+	return b.n >= cfg.MaxPoints || len(b.points) >= int(cfg.MaxBytes)
+}
+
 func (b *batch) reset() {
 	clear(b.msgs)
-	b.msgs, b.fps, b.points, b.n = b.msgs[:0], b.fps[:0], b.points[:0], 0
+	b.msgs, b.fps, b.points, b.n, b.unacked, b.count = b.msgs[:0], b.fps[:0], b.points[:0], 0, 0, 0
+	b.epoch, b.heartbeat, b.queued = false, false, 0
 }
 
 // fingerprints is a bounded set of the most recent message fingerprints, in

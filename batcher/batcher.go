@@ -34,21 +34,42 @@ type Batcher struct {
 	logger *slog.Logger
 	notify func(last uint64)
 
-	queue chan *ingest.Message
+	queue chan queued
 	stop  chan struct{}
 	once  sync.Once
+	wake  chan struct{} // a source (re)connected: an epoch is due
+	// nudged wakes Run when the queue holds nudge messages or more; nudge
+	// is 0 while Run takes every message as it comes.
+	nudged chan struct{}
+	nudge  atomic.Int64
 
 	mu       sync.Mutex
 	down     map[string]bool // sources currently disconnected
 	epochDue bool
 
-	seen  *fingerprints
-	batch batch
-	stats Stats
-	// queuedSince is the wall-clock time (unix ns) at which the oldest
-	// message not yet taken into a batch was queued, 0 if none: see
-	// Stats.AckLatency.
-	queuedSince atomic.Int64
+	// seen and window belong to Run's collecting goroutine, entries to
+	// its committer.
+	seen    *fingerprints
+	win     window
+	entries []*wal.Entry
+	stats   Stats
+	// retryDelay is the pause between attempts of a failed write.
+	retryDelay time.Duration
+	// stamp is the wall-clock time (unix ns) at which the first message
+	// queued since the last batch was cut was queued, 0 if none yet: every
+	// message queued meanwhile carries it (see Stats.AckLatency).
+	stamp atomic.Int64
+	// qbytes is the size of the points in the queue; room wakes a source
+	// blocked on Config.QueueBytes, waiters counts those sources.
+	qbytes  atomic.Int64
+	room    chan struct{}
+	waiters atomic.Int32
+}
+
+// queued is a message in the queue with its queueing stamp.
+type queued struct {
+	m *ingest.Message
+	t int64
 }
 
 // Stats are the batcher's counters.
@@ -68,11 +89,11 @@ type Stats struct {
 	// BatchSize observes the number of messages of each group commit.
 	BatchSize *Histogram
 	// AckLatency observes, once per group commit, the nanoseconds from the
-	// queueing of the batch's oldest message to its ack. The queueing time
-	// is stamped by the first message queued after the previous batch was
-	// cut (one clock read per batch, not per message), so a batch cut by
-	// max_points or linger with messages left behind passes its stamp on
-	// to the next one: under overload the figure errs high, never low.
+	// queueing of the batch's oldest message to its ack. Queueing times are
+	// read once per batch, not per message: each message carries the time
+	// at which the first message queued since the previous batch was cut
+	// was queued. A message is thus stamped at most one batch early: under
+	// a backlog the figure errs high by at most a commit cycle, never low.
 	AckLatency *Histogram
 }
 
@@ -132,11 +153,13 @@ type Options struct {
 // log's tail so that redeliveries after a restart are recognised.
 func New(cfg Config, log Log, opts Options) *Batcher {
 	b := &Batcher{cfg: cfg, log: log, fsync: opts.Fsync, now: opts.Now, logger: opts.Logger,
-		notify: opts.Notify, queue: make(chan *ingest.Message, cfg.Queue), stop: make(chan struct{}),
-		down: map[string]bool{}, epochDue: true, seen: newFingerprints(cfg.Dedupe)}
+		notify: opts.Notify, win: window{size: 8}, queue: make(chan queued, cfg.Queue), stop: make(chan struct{}), wake: make(chan struct{}, 1), room: make(chan struct{}, 1),
+		nudged: make(chan struct{}, 1),
+		down:   map[string]bool{}, epochDue: true, seen: newFingerprints(cfg.Dedupe)}
 	if b.now == nil {
 		b.now = time.Now
 	}
+	b.retryDelay = time.Second
 	if b.logger == nil {
 		b.logger = slog.New(slog.DiscardHandler)
 	}
@@ -158,24 +181,84 @@ func (b *Batcher) Stats() *Stats { return &b.stats }
 // returned, Handle drops messages without acking them, so the broker keeps
 // QoS 1 messages for the next start.
 func (b *Batcher) Handle(m *ingest.Message) {
-	if b.queuedSince.Load() == 0 {
-		b.queuedSince.CompareAndSwap(0, time.Now().UnixNano())
+	q := queued{m, b.stamp.Load()}
+	if q.t == 0 {
+		q.t = time.Now().UnixNano()
+		b.stamp.CompareAndSwap(0, q.t)
 	}
-	select {
-	case b.queue <- m:
-		return
-	default:
+	size := int64(len(m.Points))
+	if !b.overBytes(size) {
+		b.qbytes.Add(size)
+		select {
+		case b.queue <- q:
+			b.maybeNudge()
+			return
+		default:
+			b.qbytes.Add(-size)
+		}
 	}
 	if m.QoS == 0 {
 		b.stats.Dropped.Add(1)
 		return
 	}
 	start := time.Now()
-	select {
-	case b.queue <- m:
-	case <-b.stop:
+	defer func() { b.stats.BlockedNanos.Add(int64(time.Since(start))) }()
+	if !b.waitBytes(size) {
+		return
 	}
-	b.stats.BlockedNanos.Add(int64(time.Since(start)))
+	b.qbytes.Add(size)
+	select {
+	case b.queue <- q:
+		b.maybeNudge()
+	case <-b.stop:
+		b.qbytes.Add(-size)
+	}
+}
+
+// overBytes reports whether queueing size more bytes of points would pass
+// Config.QueueBytes. One message always fits in an empty queue.
+func (b *Batcher) overBytes(size int64) bool {
+	limit := int64(b.cfg.QueueBytes)
+	q := b.qbytes.Load()
+	return limit > 0 && q > 0 && q+size > limit
+}
+
+// waitBytes blocks a QoS 1 source until its message fits under
+// Config.QueueBytes; false if the batcher stopped meanwhile.
+func (b *Batcher) waitBytes(size int64) bool {
+	if !b.overBytes(size) {
+		return true
+	}
+	b.waiters.Add(1)
+	defer b.waiters.Add(-1)
+	for b.overBytes(size) {
+		select {
+		case b.nudged <- struct{}{}: // the collector may be waiting for a longer queue
+		default:
+		}
+		select {
+		case <-b.room:
+		case <-b.stop:
+			return false
+		}
+	}
+	if b.waiters.Load() > 1 { // pass the wakeup on
+		select {
+		case b.room <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// maybeNudge wakes Run if it waits for the queue to reach a length.
+func (b *Batcher) maybeNudge() {
+	if at := b.nudge.Load(); at > 0 && int64(len(b.queue)) >= at {
+		select {
+		case b.nudged <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Connected records a source's connection state. A (re)connect schedules an
@@ -186,6 +269,10 @@ func (b *Batcher) Connected(source string, up bool) {
 	if up {
 		delete(b.down, source)
 		b.epochDue = true
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
 	} else {
 		b.down[source] = true
 	}
@@ -201,168 +288,311 @@ func (b *Batcher) takeEpoch() (epoch, allUp bool) {
 // Run commits batches until ctx is done, then commits what is queued and
 // returns. Sources must have stopped calling Handle by then for nothing to
 // be left unacknowledged (what is left is redelivered by the broker).
+//
+// Run is a pipeline of two goroutines: this one collects messages into the
+// open batch while a committer writes, syncs and acks the previous one, so
+// a slow fsync does not stop the intake. At most one batch is being
+// committed at a time, batches are committed in the order they were
+// collected, and the open batch stops taking messages at its bounds (then
+// the queue fills and sources block or drop as before).
 func (b *Batcher) Run(ctx context.Context) error {
 	defer b.once.Do(func() { close(b.stop) })
+	work := make(chan job)
+	done := make(chan error, 1)
+	go func() {
+		for j := range work {
+			done <- b.commit(j.ctx, j.batch)
+		}
+	}()
+	defer close(work)
 	hb := time.NewTicker(b.cfg.Heartbeat)
 	defer hb.Stop()
-	last := b.now()
-	var lastCommit time.Time // wall clock: it paces the disk, it is not data
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var (
+		bufs     [2]batch
+		open     = &bufs[0]
+		inFlight *batch // the batch the committer holds, nil when idle
+		// lastStart is the wall-clock start of the last commit: it paces
+		// the disk, it is not data.
+		lastStart  time.Time
+		lastCommit = b.now()
+		stopping   bool
+		commitCtx  = ctx
+		ctxDone    = ctx.Done()
+	)
 	for {
-		if err := b.maybeEpoch(ctx); err != nil {
-			return err
+		if stopping {
+			b.collect(open)
+			if inFlight == nil && open.empty() && len(b.queue) == 0 {
+				return nil
+			}
 		}
-		select {
-		case <-ctx.Done():
-			return b.drain()
-		case m := <-b.queue:
-			if wait := b.cfg.MinInterval - time.Since(lastCommit); wait > 0 {
-				// Let the next messages join this commit; at shutdown
-				// commit at once.
-				t := time.NewTimer(wait)
-				select {
-				case <-t.C:
-				case <-ctx.Done():
+		// Hand the open batch to the committer when it is idle, the pacing
+		// allows and there is something to write; otherwise the batch is
+		// held (see holdFor).
+		holding := false
+		if inFlight == nil {
+			if b.epochPending() {
+				open.epoch = true
+			}
+			if !open.empty() {
+				now := time.Now()
+				var wait time.Duration
+				if !stopping {
+					b.collect(open)
+					wait = b.holdFor(open, now, lastStart)
 				}
-				t.Stop()
+				if wait <= 0 {
+					if open.epoch {
+						open.epoch, _ = b.takeEpoch()
+					}
+					b.learnWindow(open, now)
+					lastStart = now
+					b.stamp.Store(0) // messages queued from now on start the next batch's clock
+					inFlight = open
+					work <- job{commitCtx, open}
+					if open == &bufs[0] {
+						open = &bufs[1]
+					} else {
+						open = &bufs[0]
+					}
+					continue
+				}
+				timer.Reset(wait)
+				holding = true
 			}
-			lastCommit = time.Now()
-			if err := b.commit(ctx, m); err != nil {
+		}
+		// While a batch is held or being committed, the queue is left to
+		// fill: a source wakes this goroutine only when enough is queued
+		// to matter (see nudgeAt), not for every message.
+		var in chan queued
+		if !open.full(&b.cfg) {
+			in = b.queue
+			if at := b.nudgeAt(open, inFlight != nil, holding && !stopping); at > 0 {
+				b.nudge.Store(int64(at))
+				if len(b.queue) < at {
+					in = nil
+				}
+			}
+		}
+		select {
+		case <-ctxDone:
+			stopping, ctxDone, commitCtx = true, nil, context.Background()
+		case q := <-in:
+			b.add(open, q)
+			b.collect(open)
+		case <-b.nudged:
+			b.collect(open)
+		case err := <-done:
+			inFlight = nil
+			if err != nil {
 				return err
 			}
-			last = b.now()
+			lastCommit = b.now()
+		case <-timer.C:
+		case <-b.wake:
 		case <-hb.C:
-			if b.now().Sub(last) < b.cfg.Heartbeat {
-				continue
+			if stopping || inFlight != nil || !open.empty() || b.now().Sub(lastCommit) < b.cfg.Heartbeat {
+				break
 			}
-			if err := b.heartbeat(ctx); err != nil {
-				return err
-			}
-			last = b.now()
+			b.mu.Lock()
+			open.heartbeat = len(b.down) == 0
+			b.mu.Unlock()
+		}
+		b.nudge.Store(0)
+		if holding {
+			timer.Stop()
 		}
 	}
 }
 
-// drain commits everything still queued at shutdown.
-func (b *Batcher) drain() error {
-	for {
-		select {
-		case m := <-b.queue:
-			if err := b.commit(context.Background(), m); err != nil {
-				return err
-			}
-		default:
-			return nil
+// nudgeAt returns the queue length at which a source should wake the
+// collecting goroutine, 0 to take every message as it comes: while the
+// committer is busy, an eighth of the queue (the rest leaves the collector
+// time to be scheduled before QoS 0 messages drop); while a batch is held,
+// as many messages as would make it stop waiting.
+func (b *Batcher) nudgeAt(open *batch, busy, holding bool) int {
+	part := max(1, cap(b.queue)/8)
+	switch {
+	case busy:
+		return part
+	case !holding:
+		return 0
+	}
+	at := part
+	if open.unacked > 0 && b.win.size > open.unacked {
+		at = min(at, b.win.size-open.unacked)
+	} else if open.unacked > 0 {
+		return 0
+	}
+	if b.cfg.FillBytes > 0 && open.count > 0 {
+		per := max(1, len(open.points)/open.count)
+		at = min(at, (int(b.cfg.FillBytes)-len(open.points))/per+1)
+	}
+	return max(1, at)
+}
+
+// job is a batch handed to the committer with the context its write
+// retries under.
+type job struct {
+	ctx   context.Context
+	batch *batch
+}
+
+// holdFor returns how much longer the open batch should wait before its
+// commit starts: until min_interval has passed since the last start and,
+// while the batch is small, up to linger after its first message (see
+// Config.Linger). 0 or less means now.
+func (b *Batcher) holdFor(open *batch, now, lastStart time.Time) time.Duration {
+	wait := b.cfg.MinInterval - now.Sub(lastStart)
+	if open.count == 0 || b.cfg.Linger <= 0 || open.full(&b.cfg) {
+		return wait
+	}
+	if (b.cfg.FillBytes > 0 && len(open.points) >= int(b.cfg.FillBytes)) || (open.unacked > 0 && open.unacked >= b.win.size) {
+		return wait
+	}
+	return max(wait, open.opened.Add(b.cfg.Linger).Sub(now))
+}
+
+// learnWindow updates the estimate of the brokers' inflight window as the
+// open batch is cut. A broker that waits for acks stops sending when the
+// batcher holds its whole window: a batch that waited out linger holding n
+// QoS 1 messages suggests a window of n, so the next batches stop waiting
+// at n. Stopping there may be too early (the window may be larger), so now
+// and then the estimate is raised by an eighth as a probe; a probe that
+// ends in a linger wait again means the estimate was right, and the next
+// probe waits twice as many batches (up to 64).
+func (b *Batcher) learnWindow(open *batch, now time.Time) {
+	w := &b.win
+	switch {
+	case open.count == 0 || b.cfg.Linger <= 0 || open.unacked == 0:
+	case !now.Before(open.opened.Add(b.cfg.Linger)):
+		if w.probing && open.unacked < w.size {
+			w.backoff = min(2*w.backoff+1, 64)
+			w.skip = w.backoff
 		}
+		w.size, w.probing = open.unacked, false
+		w.lingered++
+	case open.unacked >= w.size:
+		if w.probing {
+			w.backoff, w.probing = 0, false // the window was larger
+		}
+		if w.skip > 0 {
+			w.skip--
+			break
+		}
+		w.size += max(1, w.size/8)
+		w.probing = true
 	}
 }
 
-func (b *Batcher) maybeEpoch(ctx context.Context) error {
-	if epoch, _ := b.takeEpoch(); epoch {
-		return b.writeMarker(ctx, wal.KindEpoch)
-	}
-	return nil
+// window is the estimate of the brokers' inflight window: see learnWindow.
+type window struct {
+	size          int
+	probing       bool
+	skip, backoff int
+	lingered      int // batches that waited out linger, for tests
 }
 
-func (b *Batcher) heartbeat(ctx context.Context) error {
+// epochPending reports whether an epoch entry is due, without taking it.
+func (b *Batcher) epochPending() bool {
 	b.mu.Lock()
-	allUp := len(b.down) == 0
-	b.mu.Unlock()
-	if !allUp {
-		return nil
-	}
-	b.stats.Heartbeats.Add(1)
-	return b.writeMarker(ctx, wal.KindHeartbeat)
+	defer b.mu.Unlock()
+	return b.epochDue
 }
 
-func (b *Batcher) writeMarker(ctx context.Context, kind wal.Kind) error {
-	e := &wal.Entry{Kind: kind, IngestTime: b.now().UnixNano()}
-	_, err := b.write(ctx, e)
-	return err
-}
-
-// commit collects a batch starting with first, writes it as one entry,
-// syncs once, then acks its messages in arrival order.
-func (b *Batcher) commit(ctx context.Context, first *ingest.Message) error {
-	b.collect(first)
-	defer b.batch.reset()
-	queued := b.takeQueued()
-	if b.batch.hasData() {
-		e := &wal.Entry{Kind: wal.KindBatch, IngestTime: b.now().UnixNano(),
-			Fingerprints: b.batch.fps, Points: b.batch.points}
-		if _, err := b.write(ctx, e); err != nil {
-			return err
-		}
-	}
-	for _, m := range b.batch.msgs {
-		m.Ack()
-	}
-	b.stats.Batches.Add(1)
-	b.stats.Messages.Add(uint64(len(b.batch.msgs)))
-	b.stats.Points.Add(uint64(b.batch.n))
-	b.stats.LastBatch.Store(int64(len(b.batch.msgs)))
-	b.stats.BatchSize.Observe(int64(len(b.batch.msgs)))
-	b.stats.AckLatency.Observe(time.Now().UnixNano() - queued)
-	return nil
-}
-
-// takeQueued returns the queueing time of the batch just collected (see
-// Stats.AckLatency) and clears it for the next message to stamp, unless
-// messages are still queued: their stamp is this one. A message queued
-// while the previous batch was cut may have found the stamp still set and
-// left none; its batch is then timed from now.
-func (b *Batcher) takeQueued() int64 {
-	t := b.queuedSince.Load()
-	if len(b.queue) == 0 {
-		b.queuedSince.CompareAndSwap(t, 0)
-	}
-	if t == 0 {
-		return time.Now().UnixNano()
-	}
-	return t
-}
-
-// collect takes first and then whatever is queued, until the queue is empty
-// or a bound is reached: the batch follows the load, linger caps the time a
-// continuous stream can keep one batch open.
-func (b *Batcher) collect(first *ingest.Message) {
-	b.add(first)
-	deadline := time.Now().Add(b.cfg.Linger)
-	for b.batch.n < b.cfg.MaxPoints && len(b.batch.points) < int(b.cfg.MaxBytes) {
+// collect moves queued messages into the open batch until the queue is
+// empty or a bound is reached, and raises the inflight window estimate.
+func (b *Batcher) collect(open *batch) {
+	for !open.full(&b.cfg) {
 		select {
-		case m := <-b.queue:
-			b.add(m)
-			if time.Now().After(deadline) {
-				return
-			}
+		case q := <-b.queue:
+			b.add(open, q)
 		default:
 			return
 		}
 	}
 }
 
-// add puts m into the batch unless it is a redelivery of a message already
-// in the log, which is only acked.
-func (b *Batcher) add(m *ingest.Message) {
-	b.batch.msgs = append(b.batch.msgs, m)
+// commit writes the batch (an epoch entry first when one is due, the
+// points, a heartbeat) with one append and one sync, then acks its
+// messages in arrival order. It runs in the committer goroutine.
+func (b *Batcher) commit(ctx context.Context, bt *batch) error {
+	defer bt.reset()
+	entries := b.entries[:0]
+	if bt.epoch {
+		entries = append(entries, &wal.Entry{Kind: wal.KindEpoch, IngestTime: b.now().UnixNano()})
+	}
+	if bt.hasData() {
+		entries = append(entries, &wal.Entry{Kind: wal.KindBatch, IngestTime: b.now().UnixNano(),
+			Fingerprints: bt.fps, Points: bt.points})
+	}
+	if bt.heartbeat {
+		entries = append(entries, &wal.Entry{Kind: wal.KindHeartbeat, IngestTime: b.now().UnixNano()})
+	}
+	b.entries = entries
+	defer clear(b.entries)
+	if len(entries) > 0 {
+		if _, err := b.write(ctx, entries...); err != nil {
+			return err
+		}
+	}
+	if bt.heartbeat {
+		b.stats.Heartbeats.Add(1)
+	}
+	if bt.count == 0 {
+		return nil
+	}
+	for _, m := range bt.msgs {
+		m.Ack()
+	}
+	b.stats.Batches.Add(1)
+	b.stats.Messages.Add(uint64(bt.count))
+	b.stats.Points.Add(uint64(bt.n))
+	b.stats.LastBatch.Store(int64(bt.count))
+	b.stats.BatchSize.Observe(int64(bt.count))
+	b.stats.AckLatency.Observe(time.Now().UnixNano() - bt.queued)
+	return nil
+}
+
+// add puts a queued message into the open batch unless it is a redelivery
+// of a message already in the log or in a batch collected before, which is
+// only acked (after that batch, since batches commit in order).
+func (b *Batcher) add(bt *batch, q queued) {
+	m := q.m
+	b.qbytes.Add(-int64(len(m.Points)))
+	if b.waiters.Load() > 0 {
+		select {
+		case b.room <- struct{}{}:
+		default:
+		}
+	}
+	if bt.count == 0 {
+		bt.queued, bt.opened = q.t, time.Now()
+	}
+	bt.count++
 	if m.QoS > 0 {
+		bt.msgs = append(bt.msgs, m)
+		bt.unacked++
 		if m.Dup && b.seen.has(m.Fingerprint) {
 			b.stats.Deduped.Add(1)
 			return
 		}
 		b.seen.add(m.Fingerprint)
-		b.batch.fps = append(b.batch.fps, m.Fingerprint)
+		bt.fps = append(bt.fps, m.Fingerprint)
 	}
-	b.batch.points = append(b.batch.points, m.Points...)
-	b.batch.n += m.N
+	bt.points = append(bt.points, m.Points...)
+	bt.n += m.N
 }
 
-// write appends e and makes it durable, retrying on failure (a full disk
-// must not crash the agent: sources stay unacknowledged meanwhile) until ctx
-// is done. It waits while the log is at its size cap.
-func (b *Batcher) write(ctx context.Context, e *wal.Entry) (uint64, error) {
+// write appends entries and makes them durable, retrying on failure (a
+// full disk must not crash the agent: sources stay unacknowledged
+// meanwhile) until ctx is done. It waits while the log is at its size cap.
+func (b *Batcher) write(ctx context.Context, entries ...*wal.Entry) (uint64, error) {
 	b.waitRoom(ctx)
 	for attempt := 0; ; attempt++ {
-		last, err := b.tryWrite(e)
+		last, err := b.tryWrite(entries)
 		if err == nil {
 			b.notify(last)
 			return last, nil
@@ -373,12 +603,12 @@ func (b *Batcher) write(ctx context.Context, e *wal.Entry) (uint64, error) {
 		if ctx.Err() != nil && attempt > 0 {
 			return 0, fmt.Errorf("write ingest log: %w", err)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(b.retryDelay)
 	}
 }
 
-func (b *Batcher) tryWrite(e *wal.Entry) (uint64, error) {
-	_, last, err := b.log.Append(e)
+func (b *Batcher) tryWrite(entries []*wal.Entry) (uint64, error) {
+	_, last, err := b.log.Append(entries...)
 	if err != nil {
 		return 0, err
 	}

@@ -151,11 +151,23 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// commitNow commits msgs as one batch, as Run's committer does.
+func commitNow(t *testing.T, b *Batcher, msgs ...*ingest.Message) {
+	t.Helper()
+	var bt batch
+	for _, m := range msgs {
+		b.add(&bt, queued{m, time.Now().UnixNano()})
+	}
+	if err := b.commit(context.Background(), &bt); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRedeliveryDedupe(t *testing.T) {
 	log := &fakeLog{}
 	b := New(testConfig(), log, Options{Fsync: true})
 	first := msg(1, 1, nil)
-	b.commit(context.Background(), first)
+	commitNow(t, b, first)
 
 	// After a restart, the tail of the log seeds the fingerprint set.
 	b = New(testConfig(), log, Options{Fsync: true})
@@ -166,8 +178,8 @@ func TestRedeliveryDedupe(t *testing.T) {
 	sameValueNewID.MessageID = 2
 	sameValueNewID.Fingerprint = ingest.Fingerprint("t", sameValueNewID.Points, 2)
 	sameValueNewID.Dup = true // a DUP whose original never reached the log
-	b.commit(context.Background(), redelivered)
-	b.commit(context.Background(), sameValueNewID)
+	commitNow(t, b, redelivered)
+	commitNow(t, b, sameValueNewID)
 	if acks != 2 {
 		t.Fatalf("acks = %d, want 2", acks)
 	}

@@ -10,10 +10,24 @@ import (
 
 // Config is the `batch` section of a site config.
 type Config struct {
-	// MaxPoints, MaxBytes and Linger bound one group commit.
-	MaxPoints int           `mapstructure:"max_points"`
-	MaxBytes  wal.Size      `mapstructure:"max_bytes"`
-	Linger    time.Duration `mapstructure:"linger"`
+	// MaxPoints and MaxBytes bound one group commit: a batch that reaches
+	// either takes no more messages until it is committed.
+	MaxPoints int      `mapstructure:"max_points"`
+	MaxBytes  wal.Size `mapstructure:"max_bytes"`
+	// Linger is how long a small batch may wait for more messages: at low
+	// rates a commit starts up to Linger after the batch's first message,
+	// so that one sync (and one partly filled disk page) covers more
+	// messages. A batch does not wait once it holds FillBytes of points or
+	// as many unacknowledged QoS 1 messages as the broker's inflight window
+	// appears to allow (the largest number seen unacked at once): a broker
+	// that stops sending until it gets acks is never kept waiting, so a
+	// QoS 1 stream through a small window (mosquitto's default
+	// max_inflight_messages 20) is not slowed. It adds up to Linger to the
+	// ack latency at low rates; 0 commits as soon as MinInterval allows.
+	Linger time.Duration `mapstructure:"linger"`
+	// FillBytes is the size of points at which a batch stops waiting for
+	// more (see Linger); 0 means Linger alone decides.
+	FillBytes wal.Size `mapstructure:"fill_bytes"`
 	// MinInterval is the least time between the starts of two group
 	// commits: at most 1/MinInterval fsyncs per second whatever the load
 	// (SD cards wear with every one). Messages arriving meanwhile join the
@@ -24,6 +38,11 @@ type Config struct {
 	// Queue is the number of messages buffered between the sources and the
 	// batcher; when it is full, QoS 1 sources block and QoS 0 messages drop.
 	Queue int `mapstructure:"queue"`
+	// QueueBytes caps the decoded points held in that queue: gateways that
+	// send 100 points per message would otherwise queue 4096 × ~9 KB. At
+	// the cap QoS 1 sources block and QoS 0 messages drop, as when the
+	// queue is full. 0 is no cap beyond Queue.
+	QueueBytes wal.Size `mapstructure:"queue_bytes"`
 	// Heartbeat is how often an idle stream writes a heartbeat entry so that
 	// processing time moves in the log.
 	Heartbeat time.Duration `mapstructure:"heartbeat"`
@@ -34,8 +53,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented in the README.
 func DefaultConfig() Config {
-	return Config{MaxPoints: 10000, MaxBytes: 4 << 20, Linger: 20 * time.Millisecond, MinInterval: 10 * time.Millisecond,
-		Queue: 4096, Heartbeat: time.Second, Dedupe: 8192}
+	return Config{MaxPoints: 10000, MaxBytes: 4 << 20, Linger: 20 * time.Millisecond, FillBytes: 4 << 10, MinInterval: 10 * time.Millisecond,
+		Queue: 4096, QueueBytes: 4 << 20, Heartbeat: time.Second, Dedupe: 8192}
 }
 
 // Validate checks the section; messages start with the relative key path.
@@ -50,8 +69,14 @@ func (c Config) Validate() error {
 	if c.Linger < 0 || c.Linger > 10*time.Second {
 		errs = append(errs, fmt.Errorf("linger: must be between 0 and 10s, got %s", c.Linger))
 	}
+	if c.FillBytes < 0 {
+		errs = append(errs, fmt.Errorf("fill_bytes: must not be negative, got %s", c.FillBytes))
+	}
 	if c.MinInterval < 0 || c.MinInterval > time.Second {
 		errs = append(errs, fmt.Errorf("min_interval: must be between 0 and 1s, got %s", c.MinInterval))
+	}
+	if c.QueueBytes < 0 {
+		errs = append(errs, fmt.Errorf("queue_bytes: must not be negative, got %d", c.QueueBytes))
 	}
 	if c.Queue < 1 {
 		errs = append(errs, fmt.Errorf("queue: must be at least 1, got %d", c.Queue))

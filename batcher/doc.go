@@ -3,6 +3,12 @@
 // (group commit), acknowledging its messages to the broker only afterwards,
 // in arrival order.
 //
+// Collecting and committing overlap: while one batch is written and synced,
+// the next one is collected, so a slow fsync does not stop the intake. At
+// low rates a small batch waits up to linger for more messages, so that
+// fewer syncs each cover more of them, but never for a broker that has
+// stopped sending until it gets acks (see Config.Linger).
+//
 // Between the sources and the batcher sits a bounded queue. When it is full
 // a QoS 1 source blocks, which backs up into the broker's inflight window;
 // a QoS 0 message is dropped and counted. When the stream is idle the

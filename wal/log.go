@@ -65,6 +65,12 @@ type Log struct {
 	size  atomic.Int64
 	first atomic.Uint64 // tidwall's view: 1 and 0 for a log never written
 	last  atomic.Uint64
+	syncs atomic.Uint64 // see Syncs
+
+	// tailSize follows the size of tidwall's tail segment to count the
+	// syncs tidwall does when it starts a new segment (see noteCycles).
+	tailSize int64
+	frames   []int64 // frame sizes of the batch being appended
 
 	// mu serializes every call into tidwall but Sync: tidwall's Read
 	// mutates its segment cache under a read lock, so reads race each other.
@@ -150,7 +156,35 @@ func (l *Log) openTidwall() error {
 	if err := l.resize(); err != nil {
 		return errors.Join(err, tw.Close())
 	}
+	tail, err := tailPos(l.dir)
+	if err != nil {
+		return errors.Join(fmt.Errorf("wal: %w", err), tw.Close())
+	}
+	l.tailSize = tail.size
 	return nil
+}
+
+// Syncs counts the fsyncs of the log's files and directory since Open:
+// Sync, the sync of a full segment when the next one starts, those of
+// TruncateFront and of a rollback. Each is counted when attempted.
+func (l *Log) Syncs() uint64 { return l.syncs.Load() }
+
+// noteCycles counts the segment changes tidwall made while writing a batch
+// of frames (it syncs the full segment each time): it starts a new segment
+// before the batch when the tail is over the segment size, and after any
+// frame that brings the tail to it. l.mu must be held.
+func (l *Log) noteCycles() {
+	limit := l.opts.SegmentSize
+	if l.tailSize > limit {
+		l.syncs.Add(1)
+		l.tailSize = 0
+	}
+	for _, f := range l.frames {
+		if l.tailSize += f; l.tailSize >= limit {
+			l.syncs.Add(1)
+			l.tailSize = 0
+		}
+	}
 }
 
 // syncIndexes copies tidwall's indexes into the atomics readers use.
@@ -236,6 +270,7 @@ func (l *Log) Append(entries ...*Entry) (first, last uint64, err error) {
 		return 0, 0, werr
 	}
 	l.size.Add(added)
+	l.noteCycles()
 	last = next + uint64(len(entries)) - 1
 	l.last.Store(last)
 	return next, last, nil
@@ -244,6 +279,7 @@ func (l *Log) Append(entries ...*Entry) (first, last uint64, err error) {
 // fillBatch encodes entries into l.batch and returns their size on disk.
 func (l *Log) fillBatch(next uint64, entries []*Entry) (int64, error) {
 	l.batch.Clear()
+	l.frames = l.frames[:0]
 	var added int64
 	for i, e := range entries {
 		if !e.Kind.valid() {
@@ -251,7 +287,9 @@ func (l *Log) fillBatch(next uint64, entries []*Entry) (int64, error) {
 		}
 		l.buf = EncodeEntry(l.buf[:0], e)
 		l.batch.Write(next+uint64(i), l.buf)
-		added += frameLen(len(l.buf))
+		f := frameLen(len(l.buf))
+		l.frames = append(l.frames, f)
+		added += f
 	}
 	return added, nil
 }
@@ -278,6 +316,7 @@ func (l *Log) Sync() error {
 	l.mu.Unlock()
 
 	l.twMu.RLock()
+	l.syncs.Add(1)
 	var err error
 	if l.syncHook != nil {
 		err = l.syncHook()
@@ -319,6 +358,7 @@ func (l *Log) recoverLocked() error {
 	l.reopenPending = true
 	before := l.last.Load()
 	if l.opts.RollbackUnsynced && l.durable.seg != 0 {
+		l.syncs.Add(1) // the directory
 		if err := cutTo(l.dir, l.durable); err != nil {
 			return fmt.Errorf("wal: roll back to the last sync: %w", err)
 		}
@@ -416,6 +456,7 @@ func (l *Log) TruncateFront(index uint64) error {
 		return nil
 	}
 	before, _ := listSegments(l.dir)
+	l.syncs.Add(2) // the rewritten segment, then the directory
 	if err := l.tw.TruncateFront(index); err != nil {
 		return fmt.Errorf("wal: truncate front to %d: %w", index, err)
 	}
@@ -423,6 +464,9 @@ func (l *Log) TruncateFront(index uint64) error {
 	l.first.Store(index)
 	if err := syncDir(l.dir); err != nil {
 		return fmt.Errorf("wal: truncate front: %w", err)
+	}
+	if tail, err := tailPos(l.dir); err == nil {
+		l.tailSize = tail.size
 	}
 	return l.resize()
 }

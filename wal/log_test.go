@@ -283,3 +283,55 @@ func follow(l *Log, n uint64) error {
 	}
 	return nil
 }
+
+// TestLogSyncsCountsRotations: Syncs counts each Sync and each segment
+// tidwall closed (and synced) to start a new one; the expected count is
+// taken from the segment files on disk, before and after a reopen.
+func TestLogSyncsCountsRotations(t *testing.T) {
+	for _, batch := range []int{1, 3} {
+		dir := t.TempDir()
+		opts := Options{SegmentSize: 256}
+		l, _ := openLog(t, dir, opts)
+		next := uint64(1)
+		appendSome := func(n int) {
+			for range n {
+				var es []*Entry
+				for range batch {
+					es = append(es, testEntry(next))
+					next++
+				}
+				if _, _, err := l.Append(es...); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		segments := func() uint64 {
+			segs, err := listSegments(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return uint64(len(segs))
+		}
+		appendSome(20)
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := l.Syncs(), segments()-1+1; got != want {
+			t.Fatalf("batch %d: Syncs = %d, want %d (rotations + 1 Sync)", batch, got, want)
+		}
+		l.Close()
+		l, _ = openLog(t, dir, opts)
+		before := segments()
+		appendSome(15)
+		if got, want := l.Syncs(), segments()-before; got != want {
+			t.Fatalf("batch %d after reopen: Syncs = %d, want %d rotations", batch, got, want)
+		}
+		was := l.Syncs()
+		if err := l.TruncateFront(next / 2); err != nil {
+			t.Fatal(err)
+		}
+		if got := l.Syncs(); got != was+2 {
+			t.Fatalf("batch %d: TruncateFront added %d syncs, want 2", batch, got-was)
+		}
+	}
+}

@@ -111,7 +111,8 @@ func (a *agent) batcherMetrics(ms *metricSet) {
 	ms.add("rivulet_messages_total", "counter", "MQTT messages committed to the ingest log (and acked).", float64(bs.Messages.Load()))
 	ms.add("rivulet_points_total", "counter", "Points committed to the ingest log.", float64(bs.Points.Load()))
 	ms.add("rivulet_batches_total", "counter", "Group commits.", float64(bs.Batches.Load()))
-	ms.add("rivulet_syncs_total", "counter", "fsyncs of the ingest log.", float64(bs.Syncs.Load()))
+	ms.add("rivulet_syncs_total", "counter", "fsyncs of the ingest log: group commits, segment rotations, truncations, rollbacks.", float64(a.log.Syncs()))
+	ms.add("rivulet_commit_syncs_total", "counter", "fsyncs of the ingest log by group commits.", float64(bs.Syncs.Load()))
 	ms.add("rivulet_heartbeats_total", "counter", "Heartbeat entries written while idle.", float64(bs.Heartbeats.Load()))
 	ms.add("rivulet_redeliveries_deduplicated_total", "counter", "Redelivered messages found in the log and dropped.", float64(bs.Deduped.Load()))
 	// Drops are counted in messages. Late points are points, dropped after
