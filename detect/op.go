@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -308,6 +310,46 @@ func (o *Op) MarshalJSON() ([]byte, error) {
 		st.Series = append(st.Series, seriesRow{Measurement: e.meas, Tags: e.tags, Seen: e.seen, seriesState: ss})
 	}
 	return json.Marshal(&st)
+}
+
+// WriteJSON writes to w the bytes MarshalJSON returns, one series at a
+// time, so that a checkpoint of many series is never held whole in memory.
+func (o *Op) WriteJSON(w io.Writer) error {
+	head, err := json.Marshal(opState{Sig: o.r.sig, Field: o.r.field, Dropped: o.dropped})
+	if err != nil {
+		return fmt.Errorf("detect %s: %w", o.name, err)
+	}
+	// head ends with "series":null}: the rows go in its place.
+	head = append(bytes.TrimSuffix(head, []byte("null}")), '[')
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(o.series))
+	for k := range o.series {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var buf []byte
+	for i, k := range keys {
+		e := o.series[k]
+		ss, err := e.s.save()
+		if err != nil {
+			return fmt.Errorf("detect %s: series %q: %w", o.name, e.meas, err)
+		}
+		row, err := json.Marshal(&seriesRow{Measurement: e.meas, Tags: e.tags, Seen: e.seen, seriesState: ss})
+		if err != nil {
+			return fmt.Errorf("detect %s: series %q: %w", o.name, e.meas, err)
+		}
+		if i > 0 {
+			row = append(append(buf[:0], ','), row...)
+			buf = row
+		}
+		if _, err := w.Write(row); err != nil {
+			return err
+		}
+	}
+	_, err = w.Write([]byte("]}"))
+	return err
 }
 
 // UnmarshalJSON replaces the state with a checkpoint from MarshalJSON.

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -78,15 +79,42 @@ type StepConfig struct {
 // CheckpointConfig is the `checkpoint` section of a site config.
 type CheckpointConfig struct {
 	Interval time.Duration `mapstructure:"interval"`
+	// FlushInterval is the least time between two appends of results to
+	// the outboxes (each may cost an fsync per sink lane); results wait in
+	// memory meanwhile (at most 4 MiB), and are always appended before a
+	// checkpoint. 0 appends after every catch-up.
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	// LogRatio, when positive, lets a checkpoint tick pass until the ingest
+	// log has grown by at least LogRatio times the size of the newest
+	// checkpoint since it was written, or MaxInterval has passed since: the
+	// bytes written for checkpoints stay below 1/LogRatio of those of the
+	// log (a large state that changes slowly is not rewritten every
+	// interval), and replay after a crash covers at most MaxInterval of
+	// log. Default 2; 0 checkpoints every interval.
+	LogRatio float64 `mapstructure:"log_ratio"`
+	// MaxInterval is the longest time between checkpoints with LogRatio
+	// (default 5m; at least interval).
+	MaxInterval time.Duration `mapstructure:"max_interval"`
 }
 
 // DefaultCheckpoint returns the checkpoint defaults.
-func DefaultCheckpoint() CheckpointConfig { return CheckpointConfig{Interval: 10 * time.Second} }
+func DefaultCheckpoint() CheckpointConfig {
+	return CheckpointConfig{Interval: 10 * time.Second, FlushInterval: 200 * time.Millisecond, LogRatio: 2, MaxInterval: 5 * time.Minute}
+}
 
 // Validate checks the section.
 func (c CheckpointConfig) Validate() error {
 	if c.Interval < 100*time.Millisecond {
 		return fmt.Errorf("interval: must be at least 100ms, got %s", c.Interval)
+	}
+	if c.FlushInterval < 0 || c.FlushInterval > c.Interval {
+		return fmt.Errorf("flush_interval: must be between 0 and interval (%s), got %s", c.Interval, c.FlushInterval)
+	}
+	if c.LogRatio < 0 || math.IsNaN(c.LogRatio) || math.IsInf(c.LogRatio, 0) {
+		return fmt.Errorf("log_ratio: must be 0 (off) or positive, got %v", c.LogRatio)
+	}
+	if c.LogRatio > 0 && c.MaxInterval < c.Interval {
+		return fmt.Errorf("max_interval: must be at least interval (%s) with log_ratio, got %s", c.Interval, c.MaxInterval)
 	}
 	return nil
 }

@@ -66,6 +66,7 @@ type Engine struct {
 	proc      int64  // processing time: highest ingest time applied
 	hwm       map[string]uint64
 	pending   map[string]*pendingOut
+	pace      flushPace // spaces flush's appends; see pace.go
 	committed atomic.Uint64
 	wake      chan struct{}
 	entry     wal.Entry
@@ -91,7 +92,9 @@ type Stats struct {
 	// steps is the per-step snapshot published with Windows and Series.
 	steps atomic.Pointer[[]StepStats]
 	// LastCheckpoint is the wall-clock time (unix ns) at which this process
-	// last saved a checkpoint, 0 before the first. It is for monitoring
+	// last saved a checkpoint, or found at a checkpoint tick that the saved
+	// one was still current (nothing applied since), 0 before the first
+	// save. It is for monitoring
 	// only: nothing the engine computes depends on it.
 	LastCheckpoint atomic.Int64
 }
@@ -211,6 +214,19 @@ func (e *Engine) Run(ctx context.Context) error {
 	tick := time.NewTicker(e.cfg.Checkpoint.Interval)
 	defer tick.Stop()
 	failures := 0
+	// saved is the index the newest checkpoint covers: with no entry
+	// applied since, the state is the same and the tick writes nothing.
+	saved := e.next - 1
+	// With checkpoint.log_ratio, a tick also waits for the log to grow by
+	// that many times the newest checkpoint's size (logged is the log's
+	// size after it) or for max_interval.
+	sizer, _ := e.log.(interface {
+		Size() int64
+		Full() bool
+	})
+	var logged int64
+	var last int // bytes of the newest checkpoint this process wrote
+	lastAt := time.Now()
 	for {
 		if err := e.catchUp(ctx); err != nil && ctx.Err() == nil {
 			if failures%30 == 0 { // the first failure, then about every 30 s
@@ -229,8 +245,25 @@ func (e *Engine) Run(ctx context.Context) error {
 			return e.shutdown()
 		case <-e.wake:
 		case <-tick.C:
-			if err := e.Checkpoint(); err != nil {
+			if e.next-1 == saved {
+				e.stats.LastCheckpoint.Store(time.Now().UnixNano()) // still current
+				continue
+			}
+			cc := e.cfg.Checkpoint
+			// A log at its size cap holds the sources until a checkpoint
+			// lets it truncate: never wait for the ratio then.
+			if cc.LogRatio > 0 && sizer != nil && last > 0 && time.Since(lastAt) < cc.MaxInterval &&
+				float64(sizer.Size()-logged) < cc.LogRatio*float64(last) && !sizer.Full() {
+				continue
+			}
+			n, err := e.checkpoint()
+			if err != nil {
 				e.logger.Error("checkpoint failed", "err", err)
+				continue
+			}
+			saved, last, lastAt = e.next-1, n, time.Now()
+			if sizer != nil {
+				logged = sizer.Size()
 			}
 		}
 	}
@@ -422,9 +455,31 @@ func (e *Engine) routeAt(sinks []string, p *point.Point, t int64) {
 	}
 }
 
-// flush appends the queued results to the outboxes, one entry per sink
-// stamped with the highest producing index.
+// flush appends the queued results to the outboxes when the flush pace
+// says they are due (see flushPace); otherwise they wait in memory, and a
+// wakeup brings the engine back when they are.
 func (e *Engine) flush() error {
+	pending := 0
+	for _, po := range e.pending {
+		pending += len(po.lines)
+	}
+	if !e.pace.due(e.cfg.Checkpoint.FlushInterval, pending, e.wakeUp) {
+		return nil
+	}
+	return e.flushNow()
+}
+
+// wakeUp makes Run catch up (and flush) without a new entry.
+func (e *Engine) wakeUp() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flushNow appends the queued results to the outboxes, one entry per sink
+// stamped with the highest producing index.
+func (e *Engine) flushNow() error {
 	names := make([]string, 0, len(e.pending))
 	for name, po := range e.pending {
 		if len(po.lines) > 0 {
@@ -453,37 +508,46 @@ func (e *Engine) flush() error {
 		e.hwm[name] = po.index
 		po.lines = po.lines[:0]
 	}
+	if len(names) > 0 {
+		e.pace.flushed()
+	}
 	return nil
 }
 
 // Checkpoint flushes results, saves the state at the last applied index and
 // truncates the ingest log below the oldest retained checkpoint.
 func (e *Engine) Checkpoint() error {
+	_, err := e.checkpoint()
+	return err
+}
+
+// checkpoint is Checkpoint; it also returns the size of the saved state.
+func (e *Engine) checkpoint() (int, error) {
 	if err := e.flush(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := e.syncLog(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := e.syncOutboxes(); err != nil {
-		return err
+		return 0, err
 	}
 	idx := e.next - 1
 	data, err := e.snapshot(idx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := e.ckpt.Save(idx, data); err != nil {
-		return fmt.Errorf("save checkpoint %d: %w", idx, err)
+		return 0, fmt.Errorf("save checkpoint %d: %w", idx, err)
 	}
 	e.stats.Checkpoints.Add(1)
 	e.stats.LastCheckpoint.Store(time.Now().UnixNano())
 	if floor := e.ckpt.Floor(); floor > 0 {
 		if err := e.log.TruncateFront(floor + 1); err != nil {
-			return fmt.Errorf("truncate ingest log below %d: %w", floor+1, err)
+			return len(data), fmt.Errorf("truncate ingest log below %d: %w", floor+1, err)
 		}
 	}
-	return nil
+	return len(data), nil
 }
 
 // syncLog makes the ingest log durable up to what the engine has applied
@@ -502,9 +566,13 @@ func (e *Engine) syncLog() error {
 	return nil
 }
 
-// syncOutboxes makes the results a checkpoint is about to cover durable
-// (already so with wal.durability: fsync, where every append syncs).
+// syncOutboxes appends the results a checkpoint is about to cover, whatever
+// the flush pace, and makes them durable (already so with wal.durability:
+// fsync, where every append syncs).
 func (e *Engine) syncOutboxes() error {
+	if err := e.flushNow(); err != nil {
+		return err
+	}
 	if e.cfg.Sync {
 		return nil
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -409,6 +410,66 @@ func (o *gridOp) MarshalJSON() ([]byte, error) {
 	}
 	st.Dirty = sortedKeys(o.dirty)
 	return json.Marshal(&st)
+}
+
+// WriteJSON writes to w the bytes MarshalJSON returns, a group at a time,
+// so that the checkpoint of many groups is never held whole in memory.
+func (o *gridOp) WriteJSON(w io.Writer) error {
+	jw := jsonWriter{w: w}
+	jw.raw(`{"watermark":`)
+	jw.value(o.wm)
+	jw.raw(`,"fired":`)
+	jw.value(o.fired)
+	jw.raw(`,"panes":`)
+	if len(o.panes) == 0 {
+		jw.raw("null")
+	}
+	for i, ps := range sortedKeys(o.panes) {
+		jw.raw(jw.sep(i, "[") + `{"start":`)
+		jw.value(ps)
+		pane := o.panes[ps]
+		keys := sortedKeys(pane)
+		jw.raw(`,"keys":`)
+		if len(keys) == 0 {
+			jw.raw("null")
+		}
+		for j, k := range keys {
+			jw.raw(jw.sep(j, "["))
+			jw.value(k)
+		}
+		jw.close(len(keys), "]")
+		jw.raw(`,"groups":`)
+		if len(keys) == 0 {
+			jw.raw("null")
+		}
+		for j, k := range keys {
+			jw.raw(jw.sep(j, "["))
+			jw.value(pane[k])
+		}
+		jw.close(len(keys), "]")
+		jw.raw("}")
+	}
+	jw.close(len(o.panes), "]")
+	if len(o.dirty) > 0 {
+		jw.raw(`,"dirty":`)
+		jw.value(sortedKeys(o.dirty))
+	}
+	if len(o.known) > 0 {
+		jw.raw(`,"known":`)
+		for i, k := range sortedKeys(o.known) {
+			jw.raw(jw.sep(i, "{"))
+			jw.value(k)
+			jw.raw(":")
+			jw.value(o.known[k])
+		}
+		jw.raw("}")
+	}
+	jw.raw(`,"next_fill":`)
+	jw.value(o.nextFill)
+	jw.raw(`,"counts":`)
+	jw.value(o.counts)
+	jw.raw("}")
+	return jw.err
 }
 
 func (o *gridOp) UnmarshalJSON(data []byte) error {

@@ -93,6 +93,12 @@ type Config struct {
 	// next attempt sends one small batch (one entry) before full batches
 	// resume; 0 never probes.
 	ProbeAfter int `mapstructure:"probe_after"`
+	// CommitInterval is the least time between two saves of the delivery
+	// cursor (and syncs of a file sink) while deliveries go on; the cursor
+	// is also saved as soon as delivery pauses once that time has passed,
+	// and at shutdown. After a crash, up to that much is delivered again.
+	// 0 saves after every delivery.
+	CommitInterval time.Duration `mapstructure:"commit_interval"`
 }
 
 // TTLConfig is the time to live of undelivered results, per lane.
@@ -139,7 +145,7 @@ func DefaultConfig() Config {
 		Format: "", MissingTag: "_", KeepAlive: 30 * time.Second, Batch: true, Compression: "snappy",
 		Retry:      RetryConfig{Initial: 500 * time.Millisecond, Max: time.Minute},
 		TTL:        TTLConfig{Results: Age(30 * 24 * time.Hour), Raw: Age(24 * time.Hour)},
-		MaxBacklog: 256 << 20, OnFull: OnFullBlock, ProbeAfter: 3}
+		MaxBacklog: 256 << 20, OnFull: OnFullBlock, ProbeAfter: 3, CommitInterval: time.Second}
 }
 
 // Validate checks one sink without I/O; messages start with the relative key path.
@@ -242,8 +248,8 @@ func (c Config) validateCredentials() []error {
 	return errs
 }
 
-// validateLimits checks ttl, max_backlog, on_full, rate_limit and
-// probe_after.
+// validateLimits checks ttl, max_backlog, on_full, rate_limit,
+// probe_after and commit_interval.
 func (c Config) validateLimits() []error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -266,6 +272,9 @@ func (c Config) validateLimits() []error {
 	}
 	if c.ProbeAfter < 0 {
 		add("probe_after: must not be negative (0 never probes), got %d", c.ProbeAfter)
+	}
+	if c.CommitInterval < 0 || c.CommitInterval > time.Minute {
+		add("commit_interval: must be between 0 (save after every delivery) and 1m, got %s", c.CommitInterval)
 	}
 	return errs
 }

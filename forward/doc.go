@@ -3,10 +3,15 @@
 // Runner per sink that drains the sink's durable outbox.
 //
 // The Runner keeps contract 8 of the design: it reads a batch after the
-// outbox's persisted cursor, writes it, and commits the cursor only after
-// the sink returned success, so every result is delivered at least once and
-// in order. Results carry deterministic identities (measurement, tags,
-// window time), so a repeated write to InfluxDB overwrites the same point.
+// outbox's cursor, writes it, and advances the cursor only after the sink
+// returned success, so every result is delivered at least once and in
+// order. It persists the cursor at most once per commit_interval (default
+// 1 s) while deliveries go on, as soon as they pause or fail after that,
+// and at shutdown, each time after syncing a sink that buffers (the file
+// sink); after a power loss, what was delivered since the last save is
+// delivered again. Results carry deterministic identities (measurement,
+// tags, window time), so a repeated write to InfluxDB overwrites the same
+// point.
 //
 // Sinks classify failures and the Runner acts on the class:
 //
@@ -18,8 +23,9 @@
 //     and the cursor moves on.
 //   - any other error is treated as retryable.
 //
-// A failing outbox (Next or Commit) is retried with the same backoff; a
-// failed Commit is retried on its own, without sending the batch again.
+// A failing outbox (Next, Advance or Save) is retried with the same
+// backoff; a failed Advance or Save is retried on its own, without sending
+// the batch again.
 // Only an outbox closed under a running Runner ends Run with an error.
 //
 // Sinks stay small: batching, retry, dead-lettering, counting and

@@ -10,11 +10,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // fileSink appends lines to a file and rotates it by size:
-// Path → Path.1 → … → Path.MaxFiles, the oldest dropped. Every Write is
-// synced before it returns, so delivered means on disk.
+// Path → Path.1 → … → Path.MaxFiles, the oldest dropped. Write leaves the
+// lines in the page cache; Sync makes them durable, and the Runner calls it
+// before it saves the cursor past them (a rotated file is synced before it
+// is closed).
 type fileSink struct {
 	path     string
 	maxSize  int64
@@ -22,8 +25,13 @@ type fileSink struct {
 	json     bool   // JSON lines instead of line protocol
 	buf      []byte // the JSON lines of one Write
 
-	f    *os.File
-	size int64
+	// mu serializes Write, Sync and Close: Sync may also come from the
+	// goroutine that appends to the outbox (see wal.Outbox.SetSyncer).
+	mu     sync.Mutex
+	f      *os.File
+	size   int64
+	synced int64 // the part of the file Sync made durable
+	lost   bool  // a failed Sync cut lines the Runner has not rewound for yet
 }
 
 func newFile(cfg Config) (*fileSink, error) {
@@ -58,7 +66,7 @@ func (s *fileSink) open() error {
 		f.Close()
 		return fmt.Errorf("file sink: repair %s: %w", s.path, err)
 	}
-	s.f, s.size = f, size
+	s.f, s.size, s.synced = f, size, size
 	return nil
 }
 
@@ -101,6 +109,12 @@ func truncateTo(f *os.File, size int64) error {
 }
 
 func (s *fileSink) Write(_ context.Context, lines []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lost {
+		s.lost = false
+		return &RetryableError{Err: fmt.Errorf("file sink: %s: %w", s.path, errUnsynced)}
+	}
 	if s.json {
 		s.buf = s.buf[:0]
 		err := point.Parse(lines, func(p *point.Point) error {
@@ -119,14 +133,11 @@ func (s *fileSink) Write(_ context.Context, lines []byte) error {
 	}
 	if s.size > 0 && s.size+int64(len(lines)) > s.maxSize {
 		if err := s.rotate(); err != nil {
+			s.lost = s.lost && !errors.Is(err, errUnsynced) // reported here
 			return &RetryableError{Err: err}
 		}
 	}
-	_, err := s.f.Write(lines)
-	if err == nil {
-		err = s.f.Sync()
-	}
-	if err != nil {
+	if _, err := s.f.Write(lines); err != nil {
 		// Take back a partial write so that the retry does not follow a
 		// torn line.
 		_ = s.f.Truncate(s.size)
@@ -136,9 +147,40 @@ func (s *fileSink) Write(_ context.Context, lines []byte) error {
 	return nil
 }
 
+// errUnsynced marks a failure that lost lines written since the last
+// successful Sync: the Runner rewinds to its saved cursor and writes them
+// again.
+var errUnsynced = errors.New("lines written since the last sync are lost")
+
+// Sync makes every line written durable. After a failure the file is cut
+// back to what the last Sync made durable (the Runner writes the rest
+// again) and reopened at the next Write.
+func (s *fileSink) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sync()
+}
+
+func (s *fileSink) sync() error {
+	if s.f == nil || s.synced == s.size {
+		return nil
+	}
+	if err := s.f.Sync(); err != nil {
+		_ = s.f.Truncate(s.synced)
+		_ = s.f.Close()
+		s.f, s.lost = nil, true
+		return &RetryableError{Err: fmt.Errorf("file sink: sync %s: %w: %w", s.path, errUnsynced, err)}
+	}
+	s.synced = s.size
+	return nil
+}
+
 // rotate shifts Path.i to Path.i+1, dropping the last, moves Path to
 // Path.1 and opens a new Path.
 func (s *fileSink) rotate() error {
+	if err := s.sync(); err != nil {
+		return err
+	}
 	if err := s.f.Close(); err != nil {
 		return fmt.Errorf("file sink: close %s: %w", s.path, err)
 	}
@@ -166,6 +208,8 @@ func syncDir(dir string) error {
 }
 
 func (s *fileSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.f == nil {
 		return nil
 	}

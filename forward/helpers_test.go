@@ -26,7 +26,9 @@ type fakeOutbox struct {
 	mu      sync.Mutex
 	entries []wal.OutEntry
 	cursor  uint64
-	commits []uint64
+	commits []uint64 // every Advance
+	saved   uint64
+	saves   []uint64      // the cursor at every Save
 	wake    chan struct{} // closed and replaced by Append
 	changed chan struct{} // closed and replaced by Commit
 }
@@ -65,7 +67,23 @@ func (b *fakeOutbox) Next(maxPoints, maxBytes int) ([]wal.OutEntry, error) {
 	return out, nil
 }
 
-func (b *fakeOutbox) Commit(seq uint64) error {
+// Save records a save of the cursor.
+func (b *fakeOutbox) Save() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.saves = append(b.saves, b.cursor)
+	b.saved = b.cursor
+	return nil
+}
+
+// Rewind moves the cursor back to the last save.
+func (b *fakeOutbox) Rewind() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cursor = b.saved
+}
+
+func (b *fakeOutbox) Advance(seq uint64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.cursor = seq

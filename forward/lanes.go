@@ -50,8 +50,42 @@ func (l *Lanes) overtaken() bool {
 	return false
 }
 
-// Commit commits seq in the lane the last Next read.
-func (l *Lanes) Commit(seq uint64) error { return l.lanes[l.from].Commit(seq) }
+// Advance advances the lane the last Next read past seq.
+func (l *Lanes) Advance(seq uint64) error { return l.lanes[l.from].Advance(seq) }
+
+// Save saves the cursor of every lane, in priority order; it stops at the
+// first failure.
+func (l *Lanes) Save() error {
+	for _, b := range l.lanes {
+		if err := b.Save(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetSyncer passes fn to every lane that takes one (see
+// wal.Outbox.SetSyncer).
+func (l *Lanes) SetSyncer(fn func() error) {
+	for _, b := range l.lanes {
+		if s, ok := b.(syncSetter); ok {
+			s.SetSyncer(fn)
+		}
+	}
+}
+
+// syncSetter is an Outbox that can sync the sink before it saves its
+// cursor on its own (to make room under a disk cap).
+type syncSetter interface {
+	SetSyncer(fn func() error)
+}
+
+// Rewind rewinds every lane to its saved cursor.
+func (l *Lanes) Rewind() {
+	for _, b := range l.lanes {
+		b.Rewind()
+	}
+}
 
 // Wait returns a channel closed when any lane appends after the call. One
 // goroutine waits per combination of the lanes' channels, and ends when

@@ -30,8 +30,10 @@ func (b *laneBox) Next(int, int) ([]wal.OutEntry, error) {
 	}
 	return b.entries[b.cursor:], nil
 }
-func (b *laneBox) Commit(seq uint64) error { b.cursor = seq; return nil }
-func (b *laneBox) Wait() <-chan struct{}   { return b.notify }
+func (b *laneBox) Advance(seq uint64) error { b.cursor = seq; return nil }
+func (b *laneBox) Save() error              { return nil }
+func (b *laneBox) Rewind()                  {}
+func (b *laneBox) Wait() <-chan struct{}    { return b.notify }
 
 func TestLanesPriority(t *testing.T) {
 	alerts, bulk := newLaneBox(), newLaneBox()
@@ -51,7 +53,7 @@ func TestLanesPriority(t *testing.T) {
 		for _, e := range es {
 			got = append(got, string(e.Points))
 		}
-		if err := l.Commit(es[len(es)-1].Seq); err != nil {
+		if err := l.Advance(es[len(es)-1].Seq); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) == 1 {

@@ -12,7 +12,7 @@ import (
 	"github.com/rivulet-edge/rivulet/wal"
 )
 
-// flakyOutbox fails Next or Commit a set number of times before passing
+// flakyOutbox fails Next or Advance a set number of times before passing
 // calls through, or fails them for good with err.
 type flakyOutbox struct {
 	*fakeOutbox
@@ -35,7 +35,7 @@ func (b *flakyOutbox) Next(maxPoints, maxBytes int) ([]wal.OutEntry, error) {
 	return b.fakeOutbox.Next(maxPoints, maxBytes)
 }
 
-func (b *flakyOutbox) Commit(seq uint64) error {
+func (b *flakyOutbox) Advance(seq uint64) error {
 	b.mu.Lock()
 	b.commitCalls++
 	fail := b.commitFail > 0
@@ -46,7 +46,7 @@ func (b *flakyOutbox) Commit(seq uint64) error {
 	if fail {
 		return b.err
 	}
-	return b.fakeOutbox.Commit(seq)
+	return b.fakeOutbox.Advance(seq)
 }
 
 func TestRunnerOutboxFailures(t *testing.T) {

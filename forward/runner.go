@@ -35,8 +35,13 @@ type RunnerStats struct {
 }
 
 // Runner delivers one sink's outbox in order: it reads a batch after the
-// cursor, writes it to the sink, and commits the cursor only when the sink
-// has it (at-least-once; upstream writes are idempotent). A retryable
+// cursor, writes it to the sink, and advances the cursor only when the sink
+// has it (at-least-once; upstream writes are idempotent). It saves the
+// cursor at most once per Config.CommitInterval while deliveries go on,
+// once they pause, and when Run returns, after syncing a sink that buffers
+// (the file sink), so that a saved cursor never runs ahead of what is
+// durable upstream; after a crash, what was delivered since the last save
+// is delivered again. A retryable
 // failure repeats the same batch after a backoff, so nothing overtakes it; a
 // permanent one dead-letters the batch and moves on.
 type Runner struct {
@@ -55,6 +60,9 @@ type Runner struct {
 	failLog, resumeLog, expireLog logLimiter
 	limit                         bucket
 
+	unsaved  bool      // the cursor moved since the last save
+	lastSave time.Time // when the cursor was last saved
+
 	mu    sync.Mutex
 	stats RunnerStats
 }
@@ -65,6 +73,11 @@ type Runner struct {
 func NewRunner(cfg Config, box Outbox, sink Sink, deadLetter string, logger *slog.Logger) *Runner {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if s, ok := sink.(syncer); ok {
+		if b, ok := box.(syncSetter); ok {
+			b.SetSyncer(s.Sync)
+		}
 	}
 	return &Runner{
 		cfg:        cfg,
@@ -118,9 +131,8 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		attempt = 0
 		if len(entries) == 0 {
-			select {
-			case <-wake:
-			case <-ctx.Done():
+			if err := r.idle(ctx, wake); err != nil {
+				return err
 			}
 			continue
 		}
@@ -131,7 +143,82 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	r.finalSave()
 	return nil
+}
+
+// idle waits for an append or the end of ctx; with the cursor not saved,
+// it saves it once CommitInterval has passed since the last save.
+func (r *Runner) idle(ctx context.Context, wake <-chan struct{}) error {
+	var due <-chan time.Time
+	if r.unsaved {
+		t := time.NewTimer(r.lastSave.Add(r.cfg.CommitInterval).Sub(r.now()))
+		defer t.Stop()
+		due = t.C
+	}
+	select {
+	case <-wake:
+	case <-ctx.Done():
+	case <-due:
+		return r.save(ctx)
+	}
+	return nil
+}
+
+// maybeSave saves the cursor if it moved and CommitInterval has passed
+// since the last save.
+func (r *Runner) maybeSave(ctx context.Context) error {
+	if !r.unsaved || r.now().Sub(r.lastSave) < r.cfg.CommitInterval {
+		return nil
+	}
+	return r.save(ctx)
+}
+
+// syncer is a Sink whose Write leaves lines in a buffer or the page cache
+// (the file sink): Sync makes everything written durable.
+type syncer interface {
+	Sync() error
+}
+
+// save makes what was delivered durable upstream, then persists the
+// cursor. A failed sync rewinds the outbox to its saved cursor, so that the
+// lines the sink may have lost are written again; a failed save is retried
+// at the next one. It returns an error only when the outbox closed under
+// Run.
+func (r *Runner) save(ctx context.Context) error {
+	r.lastSave = r.now()
+	if s, ok := r.sink.(syncer); ok {
+		if err := s.Sync(); err != nil {
+			r.box.Rewind()
+			r.unsaved = false
+			r.pause(ctx, r.failures(), err)
+			return nil
+		}
+	}
+	if err := r.box.Save(); err != nil {
+		return r.outboxFailed(ctx, 0, fmt.Errorf("outbox save: %w", err))
+	}
+	r.unsaved = false
+	return nil
+}
+
+// finalSave saves the cursor as Run returns; a closed outbox (shutdown
+// closed it first) leaves it where it was, to be delivered again.
+func (r *Runner) finalSave() {
+	if !r.unsaved {
+		return
+	}
+	if s, ok := r.sink.(syncer); ok {
+		if err := s.Sync(); err != nil {
+			r.logger.Warn("sink sync at shutdown failed; the last deliveries will be repeated", "err", err)
+			return
+		}
+	}
+	if err := r.box.Save(); err != nil && !errors.Is(err, wal.ErrClosed) {
+		r.logger.Warn("saving the cursor at shutdown failed; the last deliveries will be repeated", "err", err)
+		return
+	}
+	r.unsaved = false
 }
 
 // probePoints caps the points of a probe batch.
@@ -234,7 +321,23 @@ func (r *Runner) deliver(ctx context.Context, b batch, probe bool) error {
 		if err == nil {
 			return r.commit(ctx, b.last)
 		}
-		if ctx.Err() != nil || !r.pause(ctx, r.failures(), err) {
+		if errors.Is(err, errUnsynced) {
+			r.box.Rewind() // Run reads the lost entries again, in order
+			r.unsaved = false
+			r.pause(ctx, r.failures(), err)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		// The sink fails and will take nothing for a while: save now, so
+		// that a disk cap can reclaim what it took before.
+		if r.unsaved {
+			if err := r.save(ctx); err != nil {
+				return err
+			}
+		}
+		if !r.pause(ctx, r.failures(), err) {
 			return nil
 		}
 		if (!probe && len(b.seqs) > 1 && r.probing()) || r.overtaken() {
@@ -255,21 +358,24 @@ func (r *Runner) failures() int {
 }
 
 // commit moves the cursor past a delivered batch, retrying a failed
-// Commit (not the delivery) until it holds or ctx ends.
+// Advance (not the delivery) until it holds or ctx ends, and saves it when
+// CommitInterval has passed since the last save.
 func (r *Runner) commit(ctx context.Context, seq uint64) error {
 	for attempt := 0; ; attempt++ {
-		err := r.box.Commit(seq)
+		err := r.box.Advance(seq)
 		if err == nil {
-			return nil
+			break
 		}
 		err = r.outboxFailed(ctx, attempt, fmt.Errorf("outbox commit %d: %w", seq, err))
 		if err != nil || ctx.Err() != nil {
 			return err
 		}
 	}
+	r.unsaved = true
+	return r.maybeSave(ctx)
 }
 
-// outboxFailed handles a failed Next or Commit: a closed outbox ends Run
+// outboxFailed handles a failed Next, Advance or Save: a closed outbox ends Run
 // (quietly if ctx is done: shutdown closed it first), anything else waits a
 // backoff. It returns nil to go on.
 func (r *Runner) outboxFailed(ctx context.Context, attempt int, err error) error {

@@ -17,7 +17,8 @@ import (
 type Sink interface {
 	// Write delivers lines (newline-terminated line protocol, ns precision)
 	// upstream. It returns nil only once the upstream has them: accepted by
-	// the server, or synced to disk. Failures are *RetryableError or
+	// the server, or written to a file whose Sync method (the Runner calls
+	// it before saving the cursor past them) makes them durable. Failures are *RetryableError or
 	// *PermanentError; any other error counts as retryable. Implementations
 	// must not retain lines.
 	Write(ctx context.Context, lines []byte) error

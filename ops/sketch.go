@@ -7,7 +7,6 @@ import (
 
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
-	"github.com/DataDog/sketches-go/ddsketch/store"
 )
 
 // Percentiles come from a DDSketch (github.com/DataDog/sketches-go) with a
@@ -36,10 +35,10 @@ var sketchMapping = func() *mapping.LogarithmicMapping {
 	return m
 }()
 
+// newSketch returns an empty sketch whose stores hold only the bins in use
+// (see tightStore).
 func newSketch() *ddsketch.DDSketch {
-	return ddsketch.NewDDSketch(sketchMapping,
-		store.NewCollapsingLowestDenseStore(sketchMaxBins),
-		store.NewCollapsingLowestDenseStore(sketchMaxBins))
+	return ddsketch.NewDDSketch(sketchMapping, newTightStore(sketchMaxBins), newTightStore(sketchMaxBins))
 }
 
 // sketchAdd adds finite v to s, clamping it into the indexable range.

@@ -31,8 +31,10 @@
 //
 // An Outbox is a Log of results plus a cursor file. The engine appends the
 // result of each ingest index above HighWater (exactly-once into the
-// outbox); the sink reads with Next from the cursor and moves it with Commit
-// (at-least-once out). HighWater survives delivery and restarts.
+// outbox); the sink reads with Next from the cursor, moves it in memory with
+// Advance and persists it with Save at the pace it chooses, or both at once
+// with Commit (at-least-once out: what was advanced but not saved is read
+// again after a restart). HighWater survives delivery and restarts.
 //
 // # Checkpoints
 //

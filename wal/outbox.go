@@ -39,24 +39,37 @@ type OutEntry struct {
 // Outbox is one sink's durable queue: the engine appends results, the sink
 // reads them from a persisted cursor and commits what it delivered. Append,
 // HighWater, Wait and Backlog may be called from any goroutine while one
-// sink goroutine calls Next and Commit.
+// sink goroutine calls Next, Advance, Save, Rewind and Commit.
+//
+// The cursor has two positions: the delivered one, which Advance moves in
+// memory and Next reads after, and the saved one in the cursor file, which
+// Save catches up (one atomic file write) at the pace the sink chooses.
+// After a crash delivery resumes after the saved position, so entries
+// delivered since the last Save are delivered again (at-least-once).
+// Delivered entries are reclaimed from the disk only up to the saved
+// position.
 type Outbox struct {
 	log        *Log
 	cursorPath string
 	segSize    int64
 
-	commitMu  sync.Mutex // serializes Commit and guards reclaimAt
-	reclaimAt int64      // Size at which delivered entries are next dropped
+	commitMu    sync.Mutex // serializes cursor moves; guards reclaimAt, reclaimed
+	reclaimAt   int64      // Size at which delivered entries are next dropped
+	reclaimed   time.Time  // last reclaim of a fully delivered log
+	reclaimIdle time.Duration
 
 	mu        sync.Mutex
 	closed    bool
-	cursor    uint64        // delivered through this seq
+	cursor    uint64        // delivered through this seq (in memory)
 	delivered uint64        // ingest index of the entry at cursor
+	saved     uint64        // the cursor in the cursor file
+	savedIn   uint64        // the delivered ingest index in the cursor file
 	high      uint64        // highest ingest index appended
 	notify    chan struct{} // closed and replaced on every Append
 	appended  appendTimes   // when the pending entries were appended
 	now       func() time.Time
 	budgets   []*Budget // caps this outbox counts against
+	syncer    func() error
 	// broken is a failed log append not yet recovered from. The log
 	// reopens itself from its files after a failed write; until that
 	// succeeded the outbox refuses appends.
@@ -75,7 +88,7 @@ func OpenOutbox(dir string, opts Options) (*Outbox, Repair, error) {
 		return nil, rep, err
 	}
 	o := &Outbox{log: l, cursorPath: filepath.Join(dir, "cursor"), segSize: l.opts.SegmentSize,
-		notify: make(chan struct{}), now: time.Now}
+		notify: make(chan struct{}), now: time.Now, reclaimIdle: reclaimIdleEvery}
 	if err := o.load(&rep); err != nil {
 		return nil, rep, errors.Join(err, l.Close())
 	}
@@ -99,6 +112,7 @@ func (o *Outbox) load(rep *Repair) error {
 		cursor = last
 	}
 	o.cursor, o.delivered = cursor, delivered
+	o.saved, o.savedIn = cursor, delivered
 	o.high = max(delivered, o.lastIngest())
 	if rep.CursorDamaged || rep.CursorClamped {
 		if err := o.writeCursor(cursor, delivered); err != nil {
@@ -348,12 +362,20 @@ func (b *nextBatch) entries() []OutEntry {
 	return b.out
 }
 
-// Commit records that everything through seq is delivered: it persists the
-// cursor atomically, then drops delivered entries from the front of the log
-// when that is cheap (everything delivered) or worth it (the log grew by
-// half a segment since the last time). A seq at or below the cursor is a
-// no-op; one past the last entry is an error.
+// Commit records that everything through seq is delivered and saves the
+// cursor: Advance then Save.
 func (o *Outbox) Commit(seq uint64) error {
+	if err := o.Advance(seq); err != nil {
+		return err
+	}
+	return o.Save()
+}
+
+// Advance records in memory that everything through seq is delivered: Next
+// reads after it from now on, and Backlog no longer counts it. Nothing is
+// written; Save persists it. A seq at or below the cursor is a no-op; one
+// past the last entry is an error.
+func (o *Outbox) Advance(seq uint64) error {
 	o.commitMu.Lock()
 	defer o.commitMu.Unlock()
 	o.mu.Lock()
@@ -371,14 +393,76 @@ func (o *Outbox) Commit(seq uint64) error {
 	if o.log.Read(seq, &e) == nil {
 		delivered = max(delivered, uint64(e.IngestTime))
 	}
-	if err := o.writeCursor(seq, delivered); err != nil {
-		return err
-	}
 	o.mu.Lock()
 	o.cursor, o.delivered = seq, delivered
 	o.appended.drop(seq + 1)
 	o.mu.Unlock()
-	return o.reclaim(seq)
+	return nil
+}
+
+// Save persists the cursor Advance reached, if it moved since the last
+// Save (one atomic file write), then drops delivered entries from the
+// front of the log when that is worth it (see reclaim). Without a move it
+// does nothing.
+func (o *Outbox) Save() error {
+	o.commitMu.Lock()
+	defer o.commitMu.Unlock()
+	o.mu.Lock()
+	closed, cursor, delivered, saved := o.closed, o.cursor, o.delivered, o.saved
+	o.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if cursor == saved {
+		return nil
+	}
+	if err := o.writeCursor(cursor, delivered); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.saved, o.savedIn = cursor, delivered
+	o.mu.Unlock()
+	return o.reclaim(cursor)
+}
+
+// saveLocked saves the cursor for compact, after syncing the sink. The
+// caller holds commitMu.
+func (o *Outbox) saveLocked() error {
+	o.mu.Lock()
+	cursor, delivered, saved := o.cursor, o.delivered, o.saved
+	o.mu.Unlock()
+	if cursor == saved || o.syncSink() != nil {
+		return nil
+	}
+	if err := o.writeCursor(cursor, delivered); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.saved, o.savedIn = cursor, delivered
+	o.mu.Unlock()
+	return nil
+}
+
+// syncSink calls the syncer, if any.
+func (o *Outbox) syncSink() error {
+	o.mu.Lock()
+	fn := o.syncer
+	o.mu.Unlock()
+	if fn == nil {
+		return nil
+	}
+	return fn()
+}
+
+// Rewind moves the cursor back to the saved one, so that Next returns
+// again the entries delivered since the last Save: for a sink that lost
+// them (a file sink whose sync failed).
+func (o *Outbox) Rewind() {
+	o.commitMu.Lock()
+	defer o.commitMu.Unlock()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cursor, o.delivered = o.saved, o.savedIn
 }
 
 // maxAppendTimes bounds the append-time samples an outbox keeps.
@@ -447,12 +531,29 @@ func (o *Outbox) Dropped() uint64 { return o.dropped.Load() }
 // pending reports whether entries wait after the cursor.
 func (o *Outbox) pending() bool { return o.log.LastIndex() > o.Cursor() }
 
+// SetSyncer sets the function that makes what the sink took durable (a
+// file sink's sync), for a Budget that needs the room of entries delivered
+// but not saved: the outbox then syncs the sink and saves its cursor
+// itself. fn may be called from any goroutine that appends.
+func (o *Outbox) SetSyncer(fn func() error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.syncer = fn
+}
+
 // compact drops the delivered entries from the front of the log now, so
-// that a Budget does not count them.
+// that a Budget does not count them. It first saves the cursor, after
+// syncing the sink; when that sync fails, entries delivered since the last
+// save stay.
 func (o *Outbox) compact() error {
 	o.commitMu.Lock()
 	defer o.commitMu.Unlock()
-	cursor := o.Cursor()
+	if err := o.saveLocked(); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	cursor := o.saved
+	o.mu.Unlock()
 	if first := o.log.FirstIndex(); first == 0 || cursor < first {
 		return nil
 	}
@@ -494,11 +595,13 @@ func (o *Outbox) dropOldest(over int64) error {
 	if seq <= cursor {
 		return nil
 	}
+	o.syncSink() // the entries delivered before the dropped ones
 	if err := o.writeCursor(seq, delivered); err != nil {
 		return err
 	}
 	o.mu.Lock()
 	o.cursor, o.delivered = seq, delivered
+	o.saved, o.savedIn = seq, delivered
 	o.appended.drop(seq + 1)
 	o.mu.Unlock()
 	o.dropped.Add(uint64(points))
@@ -511,15 +614,31 @@ func (o *Outbox) dropOldest(over int64) error {
 	return nil
 }
 
-// reclaim drops the entries through cursor when the policy in Commit says so.
-func (o *Outbox) reclaim(cursor uint64) error {
-	if cursor < o.log.LastIndex() && o.log.Size() < o.reclaimAt {
+// reclaimIdleEvery is the least time between two reclaims of an outbox
+// whose entries are all delivered. Each reclaim rewrites the front segment
+// (tidwall/wal's TruncateFront) and costs two fsyncs; a sink that keeps up
+// would otherwise pay them on every Save.
+const reclaimIdleEvery = 5 * time.Second
+
+// reclaim drops the entries through the saved cursor when the log grew by
+// half a segment since the last reclaim (so that a backlog being delivered
+// frees its disk as it goes), or when everything is delivered and the last
+// reclaim of that kind is reclaimIdleEvery old.
+func (o *Outbox) reclaim(saved uint64) error {
+	now := o.now()
+	first, last := o.log.FirstIndex(), o.log.LastIndex()
+	grew := o.log.Size() >= o.reclaimAt
+	idle := saved >= last && first < last && now.Sub(o.reclaimed) >= o.reclaimIdle
+	if !grew && !idle {
 		return nil
 	}
-	if err := o.log.TruncateFront(cursor + 1); err != nil {
+	if err := o.log.TruncateFront(saved + 1); err != nil {
 		return fmt.Errorf("wal: cursor saved, but reclaiming delivered entries failed: %w", err)
 	}
 	o.reclaimAt = o.log.Size() + o.segSize/2
+	if idle {
+		o.reclaimed = now
+	}
 	return nil
 }
 

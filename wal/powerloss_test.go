@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // These tests simulate power loss for the files wal writes itself: outbox
@@ -147,15 +148,18 @@ func crashStates(a, b dirSnap, how func(name string) int) []crashState {
 	return out
 }
 
-// outboxModel is what an outbox has acknowledged: its cursor, high-water
-// mark and last seq.
+// outboxModel is what an outbox has acknowledged: its saved cursor (what
+// Advance reached since is delivered again after a power loss),
+// high-water mark and last seq.
 type outboxModel struct {
 	cursor, high, last uint64
 }
 
-// TestOutboxPowerLoss appends, syncs and commits in a pattern that crosses
-// segments and reclaims delivered entries, and checks every crash state
-// between two acknowledged steps.
+// TestOutboxPowerLoss appends, syncs, advances and saves the cursor in a
+// pattern that crosses segments and reclaims delivered entries, and checks
+// every crash state between two acknowledged steps: every entry appended
+// and synced is there, and delivery resumes after a saved cursor, never
+// after one only advanced in memory.
 func TestOutboxPowerLoss(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sink")
 	opts := Options{SegmentSize: 512}
@@ -164,6 +168,11 @@ func TestOutboxPowerLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
+	clock := time.Unix(1_700_000_000, 0)
+	o.now = func() time.Time { // every full delivery may reclaim
+		clock = clock.Add(reclaimIdleEvery)
+		return clock
+	}
 	ingestOf := map[uint64]uint64{} // seq → ingest index, for every seq ever appended
 	var next uint64 = 1             // next ingest index
 	appendN := func(n int, sync bool) func() error {
@@ -181,6 +190,9 @@ func TestOutboxPowerLoss(t *testing.T) {
 	commit := func(back uint64) func() error {
 		return func() error { return o.Commit(o.log.LastIndex() - back) }
 	}
+	advance := func(back uint64) func() error {
+		return func() error { return o.Advance(o.log.LastIndex() - back) }
+	}
 	steps := []struct {
 		name string
 		do   func() error
@@ -189,8 +201,16 @@ func TestOutboxPowerLoss(t *testing.T) {
 		{"append 5", appendN(5, true)}, {"commit all", commit(0)}, {"append 4", appendN(4, true)},
 		{"commit all but 1", commit(1)}, {"append 8 across segments", appendN(8, true)}, {"commit all but 3", commit(3)},
 		{"commit all again", commit(0)}, {"append 1", appendN(1, true)},
+		{"advance all, unsaved", advance(0)}, {"append 6 across segments", appendN(6, true)},
+		{"advance all but 2, unsaved", advance(2)}, {"save", o.Save}, {"advance all, unsaved", advance(0)},
+		{"append 2", appendN(2, true)}, {"save again", o.Save},
 	}
-	model := func() outboxModel { return outboxModel{o.Cursor(), o.HighWater(), o.log.LastIndex()} }
+	model := func() outboxModel {
+		o.mu.Lock()
+		saved := o.saved
+		o.mu.Unlock()
+		return outboxModel{saved, o.HighWater(), o.log.LastIndex()}
+	}
 	prev, prevModel := takeSnap(t, dir), model()
 	total := 0
 	for _, st := range steps {
