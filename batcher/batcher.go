@@ -55,15 +55,21 @@ type Batcher struct {
 	stats   Stats
 	// retryDelay is the pause between attempts of a failed write.
 	retryDelay time.Duration
+	// grace bounds the retries of a failing write at shutdown
+	// (shutdownGrace).
+	grace time.Duration
 	// stamp is the wall-clock time (unix ns) at which the first message
 	// queued since the last batch was cut was queued, 0 if none yet: every
 	// message queued meanwhile carries it (see Stats.AckLatency).
 	stamp atomic.Int64
 	// qbytes is the size of the points in the queue; room wakes a source
 	// blocked on Config.QueueBytes, waiters counts those sources.
-	qbytes  atomic.Int64
-	room    chan struct{}
-	waiters atomic.Int32
+	qbytes atomic.Int64
+	// extraSyncs counts syncs of the log other than group commits since
+	// Run last looked (see tryWrite).
+	extraSyncs atomic.Int64
+	room       chan struct{}
+	waiters    atomic.Int32
 }
 
 // queued is a message in the queue with its queueing stamp.
@@ -160,6 +166,7 @@ func New(cfg Config, log Log, opts Options) *Batcher {
 		b.now = time.Now
 	}
 	b.retryDelay = time.Second
+	b.grace = shutdownGrace
 	if b.logger == nil {
 		b.logger = slog.New(slog.DiscardHandler)
 	}
@@ -285,6 +292,10 @@ func (b *Batcher) takeEpoch() (epoch, allUp bool) {
 	return epoch, len(b.down) == 0
 }
 
+// shutdownGrace bounds the retries of a failing write once Run's context
+// is done.
+const shutdownGrace = 10 * time.Second
+
 // Run commits batches until ctx is done, then commits what is queued and
 // returns. Sources must have stopped calling Handle by then for nothing to
 // be left unacknowledged (what is left is redelivered by the broker).
@@ -378,7 +389,14 @@ func (b *Batcher) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctxDone:
-			stopping, ctxDone, commitCtx = true, nil, context.Background()
+			// Commit what is queued, but not forever: with the disk gone
+			// (a full disk, a removed data_dir) the retries end after
+			// shutdownGrace and the unacked messages stay with the broker,
+			// which redelivers them to the next start.
+			var cancel context.CancelFunc
+			commitCtx, cancel = context.WithTimeout(context.Background(), b.grace)
+			defer cancel()
+			stopping, ctxDone = true, nil
 		case q := <-in:
 			b.add(open, q)
 			b.collect(open)
@@ -388,6 +406,12 @@ func (b *Batcher) Run(ctx context.Context) error {
 			inFlight = nil
 			if err != nil {
 				return err
+			}
+			// min_interval bounds every sync of the ingest log, not only
+			// the group commits': each extra one (a segment rotation at
+			// high throughput) pushes the next commit back by an interval.
+			if x := b.extraSyncs.Swap(0); x > 0 {
+				lastStart = lastStart.Add(time.Duration(min(x, 100)) * b.cfg.MinInterval)
 			}
 			lastCommit = b.now()
 		case <-timer.C:
@@ -608,6 +632,11 @@ func (b *Batcher) write(ctx context.Context, entries ...*wal.Entry) (uint64, err
 }
 
 func (b *Batcher) tryWrite(entries []*wal.Entry) (uint64, error) {
+	counter, _ := b.log.(interface{ Syncs() uint64 })
+	var before uint64
+	if counter != nil {
+		before = counter.Syncs()
+	}
 	_, last, err := b.log.Append(entries...)
 	if err != nil {
 		return 0, err
@@ -617,6 +646,18 @@ func (b *Batcher) tryWrite(entries []*wal.Entry) (uint64, error) {
 			return 0, err
 		}
 		b.stats.Syncs.Add(1)
+	}
+	if counter != nil {
+		// The log's other syncs meanwhile (a full segment synced as the
+		// next one starts, a checkpoint's truncation) count against the
+		// same budget as group commits: see Run.
+		n := counter.Syncs() - before
+		if b.fsync {
+			n--
+		}
+		if n > 0 && n < 1<<20 {
+			b.extraSyncs.Add(int64(n))
+		}
 	}
 	return last, nil
 }

@@ -53,7 +53,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented in the README.
 func DefaultConfig() Config {
-	return Config{MaxPoints: 10000, MaxBytes: 4 << 20, Linger: 20 * time.Millisecond, FillBytes: 4 << 10, MinInterval: 10 * time.Millisecond,
+	return Config{MaxPoints: 50000, MaxBytes: 4 << 20, Linger: 20 * time.Millisecond, FillBytes: 4 << 10, MinInterval: 10 * time.Millisecond,
 		Queue: 4096, QueueBytes: 4 << 20, Heartbeat: time.Second, Dedupe: 8192}
 }
 
@@ -76,7 +76,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("min_interval: must be between 0 and 1s, got %s", c.MinInterval))
 	}
 	if c.QueueBytes < 0 {
-		errs = append(errs, fmt.Errorf("queue_bytes: must not be negative, got %d", c.QueueBytes))
+		errs = append(errs, fmt.Errorf("queue_bytes: must not be negative, got %s", c.QueueBytes))
 	}
 	if c.Queue < 1 {
 		errs = append(errs, fmt.Errorf("queue: must be at least 1, got %d", c.Queue))

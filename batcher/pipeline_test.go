@@ -480,3 +480,38 @@ func TestQueueBytesHoldSources(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestShutdownGivesUpOnABrokenDisk: at shutdown, a batch whose sync keeps
+// failing (a removed data_dir) is retried for the grace period only; Run
+// then returns an error and the message is never acked, so the broker
+// keeps it for the next start.
+func TestShutdownGivesUpOnABrokenDisk(t *testing.T) {
+	log := newGatedLog()
+	b := New(pipelineConfig(), log, Options{Fsync: true})
+	b.retryDelay = time.Millisecond
+	b.grace = 50 * time.Millisecond
+	cancel, done := startRun(t, b)
+	<-log.entered // the start's epoch is being synced
+	rec := newAckRecorder(log, 1)
+	b.Handle(msg(0, 1, rec.onAck))
+	cancel()
+	// Let Run see the end of its context before the epoch completes, so
+	// that the message's batch is committed by the shutdown drain (a batch
+	// handed over before gives up with the context it was handed with).
+	time.Sleep(20 * time.Millisecond)
+	log.gate <- struct{}{} // the epoch is durable
+	<-log.entered          // the message's batch is being synced
+	log.failSync.Store(1 << 30)
+	log.release()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Run returned nil with its last batch never durable")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run kept retrying a failing write at shutdown")
+	}
+	if c := rec.count(); c != 0 {
+		t.Fatalf("%d acks for a batch that never became durable", c)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,7 +128,7 @@ func testOutage(t *testing.T, be backend) {
 	const entries, perEntry = 600, 5
 	base := time.Now().Add(-time.Hour).Truncate(time.Second).UnixNano()
 	var maxUsed int64
-	var blocked int
+	var blocked atomic.Int32
 	produced := make(chan struct{})
 	go func() {
 		defer close(produced)
@@ -139,7 +140,7 @@ func testOutage(t *testing.T, be backend) {
 			for {
 				err := results.Append(uint64(i), []byte(b.String()), false)
 				if errors.Is(err, wal.ErrOutboxFull) {
-					blocked++
+					blocked.Add(1)
 					time.Sleep(2 * time.Millisecond)
 					continue
 				}
@@ -170,6 +171,17 @@ func testOutage(t *testing.T, be backend) {
 		proxy.set(m)
 	}
 	time.Sleep(300 * time.Millisecond)
+	// The link stays down until the cap has held the producer back (on a
+	// loaded machine the producer may not have filled it yet) or the
+	// producer is done, which fails below.
+	for blocked.Load() == 0 {
+		select {
+		case <-produced:
+		case <-time.After(10 * time.Millisecond):
+			continue
+		}
+		break
+	}
 	proxy.set(proxyPass)
 	<-produced
 	deadline := time.Now().Add(30 * time.Second)
@@ -208,11 +220,11 @@ func testOutage(t *testing.T, be backend) {
 	}
 	st := r.Stats()
 	t.Logf("%s: producer blocked %d times, max %d bytes on disk, %d retries, %d requests",
-		be.name, blocked, maxUsed, st.Retries, st.DeliveredRequests)
+		be.name, blocked.Load(), maxUsed, st.Retries, st.DeliveredRequests)
 	if st.Retries == 0 {
 		t.Error("no failed attempt: the proxy did not cut the link")
 	}
-	if blocked == 0 {
+	if blocked.Load() == 0 {
 		t.Error("the cap never held the producer back; make the outage longer or the cap smaller")
 	}
 }
