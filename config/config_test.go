@@ -306,7 +306,7 @@ func TestSiteValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Batch.MaxBytes != 4<<20 || c.Batch.Linger != 20*time.Millisecond || c.WAL.MaxSize != 1<<30 {
+	if c.Batch.MaxBytes != 4<<20 || c.Batch.Linger != 50*time.Millisecond || c.WAL.MaxSize != 1<<30 {
 		t.Errorf("batch %+v wal %+v", c.Batch, c.WAL)
 	}
 	topic := ingest.DefaultTopic()
