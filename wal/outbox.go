@@ -416,12 +416,9 @@ func (o *Outbox) Save() error {
 	if cursor == saved {
 		return nil
 	}
-	if err := o.writeCursor(cursor, delivered); err != nil {
+	if err := o.persist(cursor, delivered); err != nil {
 		return err
 	}
-	o.mu.Lock()
-	o.saved, o.savedIn = cursor, delivered
-	o.mu.Unlock()
 	return o.reclaim(cursor)
 }
 
@@ -434,6 +431,12 @@ func (o *Outbox) saveLocked() error {
 	if cursor == saved || o.syncSink() != nil {
 		return nil
 	}
+	return o.persist(cursor, delivered)
+}
+
+// persist writes the cursor file and records what it holds as saved. The
+// caller holds commitMu.
+func (o *Outbox) persist(cursor, delivered uint64) error {
 	if err := o.writeCursor(cursor, delivered); err != nil {
 		return err
 	}
