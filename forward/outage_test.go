@@ -82,11 +82,27 @@ func TestOutageThroughProxy(t *testing.T) {
 		t.Skip("real servers; skipped with -short")
 	}
 	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) { testOutage(t, be) })
+		t.Run(be.name, func(t *testing.T) {
+			// Every run checks delivery; if the outage did not take
+			// effect (no failed attempt and the cap never reached, seen
+			// once in ~40 runs: the runner kept up through the proxy's
+			// mode switches), the scenario is repeated, at most 3 times.
+			for attempt := 1; ; attempt++ {
+				if testOutage(t, be) {
+					return
+				}
+				if attempt == 3 {
+					t.Fatal("in 3 runs the outage never held the producer back or failed an attempt")
+				}
+				t.Logf("run %d: the outage did not take effect; again", attempt)
+			}
+		})
 	}
 }
 
-func testOutage(t *testing.T, be backend) {
+// testOutage runs the scenario once and reports whether the outage took
+// effect (an attempt failed and the cap held the producer back).
+func testOutage(t *testing.T, be backend) bool {
 	writeURL, count := be.start(t)
 	u, err := url.Parse(writeURL)
 	if err != nil {
@@ -221,10 +237,5 @@ func testOutage(t *testing.T, be backend) {
 	st := r.Stats()
 	t.Logf("%s: producer blocked %d times, max %d bytes on disk, %d retries, %d requests",
 		be.name, blocked.Load(), maxUsed, st.Retries, st.DeliveredRequests)
-	if st.Retries == 0 {
-		t.Error("no failed attempt: the proxy did not cut the link")
-	}
-	if blocked.Load() == 0 {
-		t.Error("the cap never held the producer back; make the outage longer or the cap smaller")
-	}
+	return st.Retries > 0 && blocked.Load() > 0
 }
