@@ -111,6 +111,9 @@ func (p *faultProxy) forget(c net.Conn) {
 func (p *faultProxy) handle(c net.Conn, mode proxyMode) {
 	defer p.forget(c)
 	switch mode {
+	case proxyRefuse:
+		// Accepted just as the listener was being closed: refuse it too.
+		return
 	case proxyBlackHole:
 		_, _ = io.Copy(io.Discard, c)
 		return
