@@ -29,6 +29,7 @@ type rivCfg struct {
 	aggregates            string
 	queue                 int // batch.queue; 0 keeps the default
 	probe                 bool
+	passRaw               bool // with probe: the window step also passes raw points to the probe sink
 }
 
 // writeConfig writes the site config: the sensor topics, the default
@@ -90,6 +91,9 @@ func (c rivCfg) writeConfig() (string, error) {
     max_series: 200000
     to: [local]
 `)
+	if c.probe && c.passRaw {
+		b.WriteString("    pass_to: [probe]\n")
+	}
 	switch c.rule {
 	case "threshold":
 		b.WriteString(`  - name: too_hot

@@ -50,6 +50,7 @@ type options struct {
 	rule        string
 	aggregates  string
 	queue       int
+	passRaw     bool
 	rate        int
 	duration    time.Duration
 	warmup      time.Duration
@@ -94,6 +95,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "live: measuring window")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "live: load before the window opens")
 	flag.BoolVar(&o.strace, "strace", true, "count rivulet's fsyncs with strace")
+	flag.BoolVar(&o.passRaw, "pass-raw", false, "live: also send every raw reading to the probe's file sink (pass_to), a sink fed at every commit")
 	flag.DurationVar(&o.probe, "probe", 100*time.Millisecond, "live: interval of latency probes (0: none)")
 	flag.StringVar(&o.label, "label", "", "first column of the rows (default: a description of the run)")
 	flag.BoolVar(&o.noBare, "no-bare", false, "measure rivulet only")
@@ -164,6 +166,9 @@ func describe(o options) string {
 	}
 	if o.durable != "fsync" {
 		s += ", durability " + o.durable
+	}
+	if o.passRaw {
+		s += ", raw points to the probe sink"
 	}
 	return s
 }

@@ -173,7 +173,7 @@ func measureRivulet(o options, dir, broker string, round int) (sample, error) {
 	c := rivCfg{dir: filepath.Join(dir, fmt.Sprintf("rivulet-%d", round)), broker: broker,
 		clientID: fmt.Sprintf("bench-rivulet-%d", round), port: port, traffic: o.traffic,
 		durability: o.durable, minInterval: o.minInterval, memoryLimit: o.memoryLimit, rule: o.rule, aggregates: o.aggregates, queue: o.queue,
-		probe: o.mode == "live" && o.probe > 0}
+		probe: o.mode == "live" && o.probe > 0, passRaw: o.passRaw}
 	cfg, err := c.writeConfig()
 	if err != nil {
 		return sample{}, err
