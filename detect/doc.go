@@ -4,7 +4,8 @@
 // from package ops (threshold with hysteresis, windowed z-score, EWMA,
 // median/MAD, rate of change, stuck value, physical bounds, the default
 // anomaly detector, or no data), an optional sustain, and the ops.Alert
-// state machine. Op keeps one Series per measurement and tag set, and emits
+// state machine. Op keeps the state of one series per measurement and tag
+// set (the rule's settings are kept once, not per series), and emits
 // a point of measurement `alerts` on each change of alert level, recovery
 // included. Everything runs on the times it is given (event time for the
 // detectors, the log's processing time for no data and state TTL), never

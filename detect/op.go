@@ -19,25 +19,41 @@ import (
 // Op runs one detect rule over every series it is fed. A series is a
 // measurement with one tag set. Op is not safe for concurrent use; the
 // engine calls Add, Advance and Epoch in log order.
+//
+// A series costs its key in the map, which is also the only copy of its
+// measurement and tags, and a row of state: the rule's settings are kept
+// once, not per series.
 type Op struct {
 	name    string
 	r       *rule
 	ttl     int64
-	series  map[string]*entry
+	series  map[string]int32 // key (appendKey) → row
+	rows    pages[entry]
+	det     states
+	free    []int32 // rows of series that are gone, for reuse
+	n       int32   // rows ever made
+	odd     map[int32]ident
 	dropped uint64
 	// due is the processing time before which Advance has nothing to do.
 	due int64
 
 	keyBuf []byte
+	tags   []point.Tag
 	out    point.Point
 }
 
-// entry is one series' state.
+// entry is one series' state but for its detector's.
 type entry struct {
+	seen int64 // processing time of the latest point
+	track
+}
+
+// ident is the measurement and tags of a series whose key cannot be read
+// back because a name holds a zero byte; line protocol has none, so this
+// is for points made otherwise.
+type ident struct {
 	meas string
 	tags []point.Tag
-	seen int64 // processing time of the latest point
-	s    *Series
 }
 
 // New returns the operator of the step named rule.
@@ -46,7 +62,7 @@ func New(rule string, c Config) (*Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Op{name: rule, r: r, ttl: int64(c.TTL), series: map[string]*entry{}, due: math.MaxInt64}, nil
+	return &Op{name: rule, r: r, ttl: int64(c.TTL), series: map[string]int32{}, det: r.newStates(), due: math.MaxInt64}, nil
 }
 
 // Len returns the number of series with state.
@@ -67,14 +83,13 @@ func (o *Op) Add(p *point.Point, t, proc int64, emit func(*point.Point)) {
 		return
 	}
 	o.keyBuf = appendKey(o.keyBuf[:0], p)
-	e := o.series[string(o.keyBuf)]
-	if e == nil {
+	i, ok := o.series[string(o.keyBuf)]
+	if !ok {
 		if max := o.r.cfg.MaxSeries; max > 0 && len(o.series) >= max {
 			o.dropped++
 			return
 		}
-		e = &entry{meas: strings.Clone(p.Measurement), tags: cloneTags(p.Tags), s: o.r.newSeries()}
-		o.series[string(o.keyBuf)] = e
+		i = o.add(string(o.keyBuf), p.Measurement, p.Tags)
 		// A new series is due when its silence (no_data) or its TTL ends;
 		// waking Advance at once would sort every series per new one.
 		switch {
@@ -84,17 +99,67 @@ func (o *Op) Add(p *point.Point, t, proc int64, emit func(*point.Point)) {
 			o.due = min(o.due, proc+o.ttl)
 		}
 	}
+	e := o.rows.at(i)
 	e.seen = max(e.seen, proc)
 	var score float64
 	var tr *ops.Transition
 	if o.r.kind == "no_data" {
-		tr = e.s.alert.Step(ops.OK, t) // data is here: the recovery, if any
+		tr = o.r.raise(&e.track, ops.OK, t) // data is here: the recovery, if any
 	} else {
-		score, _, tr = e.s.Step(v, t)
+		score, tr = o.r.step(o.det, i, &e.track, v, t)
 	}
 	if tr != nil {
-		emit(o.alertPoint(e, tr, v, score))
+		// A durable copy of the key: the alert's tags are read from it.
+		emit(o.alertPoint(string(o.keyBuf), i, tr, v, score))
 	}
+}
+
+// add makes the row of a new series of key, measurement meas and tags,
+// which may be borrowed, and returns it.
+func (o *Op) add(key, meas string, tags []point.Tag) int32 {
+	var i int32
+	if n := len(o.free); n > 0 {
+		i, o.free = o.free[n-1], o.free[:n-1]
+	} else {
+		i = o.n
+		o.n++
+		o.rows.ensure(i)
+	}
+	*o.rows.at(i) = entry{}
+	o.det.reset(i)
+	o.series[key] = i
+	if strings.Count(key, "\x00") != 2*len(tags) {
+		if o.odd == nil {
+			o.odd = map[int32]ident{}
+		}
+		o.odd[i] = ident{meas: strings.Clone(meas), tags: cloneTags(tags)}
+	}
+	return i
+}
+
+// remove forgets the series of key, in row i.
+func (o *Op) remove(key string, i int32) {
+	delete(o.series, key)
+	delete(o.odd, i)
+	o.det.clear(i)
+	o.free = append(o.free, i)
+}
+
+// identity returns the measurement and tags of the series of key, in row
+// i; the tags are appended to tags[:0].
+func (o *Op) identity(key string, i int32, tags []point.Tag) (string, []point.Tag) {
+	if id, ok := o.odd[i]; ok {
+		return id.meas, append(tags[:0], id.tags...)
+	}
+	meas, rest, _ := strings.Cut(key, "\x00")
+	tags = tags[:0]
+	for rest != "" {
+		var k, v string
+		k, rest, _ = strings.Cut(rest, "\x00")
+		v, rest, _ = strings.Cut(rest, "\x00")
+		tags = append(tags, point.Tag{Key: k, Value: v})
+	}
+	return meas, tags
 }
 
 // value returns the rule's field of p as a float.
@@ -107,13 +172,15 @@ func (o *Op) value(p *point.Point) (float64, bool) {
 	return 0, false
 }
 
-// appendKey appends the identity of p's series: measurement and tags,
-// each terminated by a zero byte (tags are sorted).
+// appendKey appends the identity of p's series: the measurement, then
+// each tag's key and value, separated by zero bytes (tags are sorted).
+// Keys sort as they did when each name was also terminated by a zero
+// byte, the order of the checkpoint rows and of Advance.
 func appendKey(b []byte, p *point.Point) []byte {
-	b = append(append(b, p.Measurement...), 0)
+	b = append(b, p.Measurement...)
 	for _, t := range p.Tags {
-		b = append(append(b, t.Key...), 0)
-		b = append(append(b, t.Value...), 0)
+		b = append(append(b, 0), t.Key...)
+		b = append(append(b, 0), t.Value...)
 	}
 	return b
 }
@@ -143,16 +210,17 @@ func (o *Op) Advance(proc int64, emit func(*point.Point)) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		e := o.series[k]
+		i := o.series[k]
+		e := o.rows.at(i)
 		if o.r.kind == "no_data" {
-			next = min(next, o.silence(e, proc, emit))
+			next = min(next, o.silence(k, i, proc, emit))
 		}
 		if o.ttl <= 0 {
 			continue
 		}
 		switch end := e.seen + o.ttl; {
-		case proc >= end && e.s.Level() == ops.OK:
-			delete(o.series, k)
+		case proc >= end && e.level == ops.OK:
+			o.remove(k, i)
 		case proc < end:
 			next = min(next, end)
 		}
@@ -160,24 +228,25 @@ func (o *Op) Advance(proc int64, emit func(*point.Point)) {
 	o.due = next
 }
 
-// silence raises the no_data levels series e crossed by proc and returns
-// when the next one is due.
-func (o *Op) silence(e *entry, proc int64, emit func(*point.Point)) int64 {
-	g := e.s.det.(*gap)
+// silence raises the no_data levels the series of key, in row i, crossed
+// by proc and returns when the next one is due.
+func (o *Op) silence(key string, i int32, proc int64, emit func(*point.Point)) int64 {
+	e := o.rows.at(i)
+	warn, crit := o.r.silences()
 	for _, l := range []ops.Level{ops.Warn, ops.Crit} {
-		d := g.Warn
+		d := warn
 		if l == ops.Crit {
-			d = g.Crit
+			d = crit
 		}
 		at := e.seen + d
-		if e.s.Level() >= l {
+		if e.level >= l {
 			continue
 		}
 		if proc < at {
 			return at
 		}
-		if tr := e.s.alert.Step(l, at); tr != nil {
-			emit(o.alertPoint(e, tr, float64(d)/1e9, 1))
+		if tr := o.r.raise(&e.track, l, at); tr != nil {
+			emit(o.alertPoint(key, i, tr, float64(d)/1e9, 1))
 		}
 	}
 	return math.MaxInt64
@@ -187,19 +256,22 @@ func (o *Op) silence(e *entry, proc int64, emit func(*point.Point)) int64 {
 // proc: the time the agent was down does not count as silence, nor towards
 // the TTL.
 func (o *Op) Epoch(proc int64) {
-	for _, e := range o.series {
+	for _, i := range o.series {
+		e := o.rows.at(i)
 		e.seen = max(e.seen, proc)
 	}
 	o.due = min(o.due, proc)
 }
 
-// alertPoint fills o.out with the alert of transition tr of series e,
-// caused by value v with score.
-func (o *Op) alertPoint(e *entry, tr *ops.Transition, v, score float64) *point.Point {
+// alertPoint fills o.out with the alert of transition tr of the series of
+// key, in row i, caused by value v with score.
+func (o *Op) alertPoint(key string, i int32, tr *ops.Transition, v, score float64) *point.Point {
+	meas, tags := o.identity(key, i, o.tags)
+	o.tags = tags
 	p := &o.out
 	p.Measurement, p.Time = "alerts", tr.T
-	p.Tags = append(p.Tags[:0], e.tags...)
-	p.SetTag("measurement", e.meas)
+	p.Tags = append(p.Tags[:0], tags...)
+	p.SetTag("measurement", meas)
 	p.SetTag("rule", o.name)
 	p.SetTag("level", tr.To.String())
 	p.Fields = p.Fields[:0]
@@ -212,7 +284,7 @@ func (o *Op) alertPoint(e *entry, tr *ops.Transition, v, score float64) *point.P
 	if thr, ok := o.r.threshold(lvl, v); ok {
 		addFloat(p, "threshold", thr)
 	}
-	if msg, ok := lineprotocol.StringValue(o.r.message(e.meas, e.tags, v, score, tr)); ok {
+	if msg, ok := lineprotocol.StringValue(o.r.message(meas, tags, v, score, tr)); ok {
 		p.AddField("message", msg)
 	}
 	return p
@@ -292,22 +364,38 @@ type seriesRow struct {
 	seriesState
 }
 
-// MarshalJSON returns the full state: every series in key order with its
-// detector, sustain and alert state.
-func (o *Op) MarshalJSON() ([]byte, error) {
-	st := opState{Sig: o.r.sig, Field: o.r.field, Dropped: o.dropped, Series: make([]seriesRow, 0, len(o.series))}
+// row returns the checkpoint of the series of key, in row i; its tags
+// are appended to tags[:0].
+func (o *Op) row(key string, i int32, tags []point.Tag) (seriesRow, error) {
+	e := o.rows.at(i)
+	meas, tags := o.identity(key, i, tags)
+	ss, err := save(o.det, i, &e.track)
+	if err != nil {
+		return seriesRow{}, fmt.Errorf("detect %s: series %q: %w", o.name, meas, err)
+	}
+	return seriesRow{Measurement: meas, Tags: tags, Seen: e.seen, seriesState: ss}, nil
+}
+
+// sortedKeys returns the keys of the series in order.
+func (o *Op) sortedKeys() []string {
 	keys := make([]string, 0, len(o.series))
 	for k := range o.series {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	for _, k := range keys {
-		e := o.series[k]
-		ss, err := e.s.save()
+	return keys
+}
+
+// MarshalJSON returns the full state: every series in key order with its
+// detector, sustain and alert state.
+func (o *Op) MarshalJSON() ([]byte, error) {
+	st := opState{Sig: o.r.sig, Field: o.r.field, Dropped: o.dropped, Series: make([]seriesRow, 0, len(o.series))}
+	for _, k := range o.sortedKeys() {
+		row, err := o.row(k, o.series[k], nil)
 		if err != nil {
-			return nil, fmt.Errorf("detect %s: series %q: %w", o.name, e.meas, err)
+			return nil, err
 		}
-		st.Series = append(st.Series, seriesRow{Measurement: e.meas, Tags: e.tags, Seen: e.seen, seriesState: ss})
+		st.Series = append(st.Series, row)
 	}
 	return json.Marshal(&st)
 }
@@ -324,27 +412,23 @@ func (o *Op) WriteJSON(w io.Writer) error {
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
-	keys := make([]string, 0, len(o.series))
-	for k := range o.series {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var buf []byte
-	for i, k := range keys {
-		e := o.series[k]
-		ss, err := e.s.save()
+	var tags []point.Tag
+	for n, k := range o.sortedKeys() {
+		row, err := o.row(k, o.series[k], tags)
 		if err != nil {
-			return fmt.Errorf("detect %s: series %q: %w", o.name, e.meas, err)
+			return err
 		}
-		row, err := json.Marshal(&seriesRow{Measurement: e.meas, Tags: e.tags, Seen: e.seen, seriesState: ss})
+		tags = row.Tags
+		js, err := json.Marshal(&row)
 		if err != nil {
-			return fmt.Errorf("detect %s: series %q: %w", o.name, e.meas, err)
+			return fmt.Errorf("detect %s: series %q: %w", o.name, row.Measurement, err)
 		}
-		if i > 0 {
-			row = append(append(buf[:0], ','), row...)
-			buf = row
+		if n > 0 {
+			js = append(append(buf[:0], ','), js...)
+			buf = js
 		}
-		if _, err := w.Write(row); err != nil {
+		if _, err := w.Write(js); err != nil {
 			return err
 		}
 	}
@@ -362,7 +446,8 @@ func (o *Op) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return fmt.Errorf("detect %s: %w", o.name, err)
 	}
-	o.series = make(map[string]*entry, len(st.Series))
+	o.series = make(map[string]int32, len(st.Series))
+	o.rows, o.det, o.free, o.n, o.odd = pages[entry]{}, o.r.newStates(), nil, 0, nil
 	o.dropped, o.due = st.Dropped, math.MinInt64
 	if st.Field != o.r.field {
 		return nil
@@ -370,11 +455,16 @@ func (o *Op) UnmarshalJSON(data []byte) error {
 	for _, row := range st.Series {
 		p := point.Point{Measurement: row.Measurement, Tags: row.Tags}
 		p.SortTags()
-		e := &entry{meas: row.Measurement, tags: p.Tags, seen: row.Seen, s: o.r.newSeries()}
-		if err := e.s.restore(row.seriesState, st.Sig == o.r.sig); err != nil {
+		key := string(appendKey(nil, &p))
+		if i, ok := o.series[key]; ok {
+			o.remove(key, i) // a row of the same series: the later wins
+		}
+		i := o.add(key, p.Measurement, p.Tags)
+		e := o.rows.at(i)
+		e.seen = row.Seen
+		if err := restore(o.det, i, &e.track, row.seriesState, st.Sig == o.r.sig); err != nil {
 			return fmt.Errorf("detect %s: series %q: %w", o.name, row.Measurement, err)
 		}
-		o.series[string(appendKey(nil, &p))] = e
 	}
 	return nil
 }

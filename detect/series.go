@@ -9,13 +9,17 @@ import (
 )
 
 // rule is a validated Config with its defaults applied, shared by the
-// series of one step.
+// series of one step. Its alert state machine steps every series in turn,
+// so a rule is not safe for concurrent use.
 type rule struct {
 	kind  string
 	field string
 	cfg   Config
 	sig   string // the detector settings; state is restored only into the same
 	alert ops.AlertConfig
+	// machine is the alert state machine of every series: each series'
+	// state is copied in for a step and out after it.
+	machine ops.Alert
 }
 
 func newRule(c Config) (*rule, error) {
@@ -29,6 +33,7 @@ func newRule(c Config) (*rule, error) {
 		// for points that by definition do not come.
 		r.alert.MinPoints, r.alert.Cooldown = 1, 0
 	}
+	r.machine.Config = r.alert
 	d, _ := r.newDetector()
 	r.sig = fmt.Sprintf("%s %+v", kind, d)
 	return r, nil
@@ -79,14 +84,21 @@ func (r *rule) newDetector() (ops.Detector, any) {
 		d.Alpha, d.Beta, d.Warmup, d.Warn, d.Crit = a.Alpha, a.Beta, a.Warmup, a.Warn, a.Crit
 		return &d, &d.State
 	default: // no_data
-		nd := c.NoData
-		warn := nd.Warn
-		if warn == 0 {
-			warn = nd.Crit
-		}
-		d := &gap{Warn: int64(warn), Crit: int64(nd.Crit)}
+		warn, crit := r.silences()
+		d := &gap{Warn: warn, Crit: crit}
 		return d, &d.State
 	}
+}
+
+// silences returns after how long a silence (ns) a no_data rule warns and
+// goes critical.
+func (r *rule) silences() (warn, crit int64) {
+	nd := r.cfg.NoData
+	warn = int64(nd.Warn)
+	if warn == 0 {
+		warn = int64(nd.Crit)
+	}
+	return warn, int64(nd.Crit)
 }
 
 // threshold returns the detector's level boundary for level l, in the
@@ -168,29 +180,80 @@ func (s *SustainState) step(raw ops.Level, t int64, c SustainConfig) ops.Level {
 	return raw
 }
 
+// track is the state of one series after its detector: a SustainState
+// and an ops.AlertState, with the fields of one byte packed together (56
+// bytes instead of 72 in two structs). The settings of both are the rule's.
+type track struct {
+	since          int64 // SustainState.Since
+	count          int   // SustainState.Count
+	held, cooldown int
+	flap           float64
+	raw, sustained ops.Level // SustainState.Raw and Level
+	level, pending ops.Level // AlertState.Level and Pending
+	flapping       bool
+}
+
+func (k *track) sustain() SustainState {
+	return SustainState{Raw: k.raw, Count: k.count, Since: k.since, Level: k.sustained}
+}
+
+func (k *track) setSustain(s SustainState) {
+	k.raw, k.count, k.since, k.sustained = s.Raw, s.Count, s.Since, s.Level
+}
+
+func (k *track) alert() ops.AlertState {
+	return ops.AlertState{Level: k.level, Pending: k.pending, Held: k.held, Cooldown: k.cooldown, Flap: k.flap, Flapping: k.flapping}
+}
+
+func (k *track) setAlert(a ops.AlertState) {
+	k.level, k.pending, k.held, k.cooldown, k.flap, k.flapping = a.Level, a.Pending, a.Held, a.Cooldown, a.Flap, a.Flapping
+}
+
+// step scores v at event time t with row i of det, then passes the level
+// through the sustain check and the alert state machine of k. NaN and ±Inf
+// are skipped except by bounds.
+func (r *rule) step(det states, i int32, k *track, v float64, t int64) (float64, *ops.Transition) {
+	if r.kind != "bounds" && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		return 0, nil
+	}
+	res := det.step(i, v, t)
+	s := k.sustain()
+	l := s.step(res.Level, t, r.cfg.Sustain)
+	k.setSustain(s)
+	return res.Score, r.raise(k, l, t)
+}
+
+// raise feeds level l at event time t to the alert state machine of k,
+// with the rule's alert settings, and returns the transition, or nil.
+func (r *rule) raise(k *track, l ops.Level, t int64) *ops.Transition {
+	// Field by field: a copy of the whole struct reads wider than the
+	// stores that built it, which stalls the CPU.
+	m := &r.machine.State
+	m.Level, m.Pending, m.Held, m.Cooldown, m.Flap, m.Flapping = k.level, k.pending, k.held, k.cooldown, k.flap, k.flapping
+	tr := r.machine.Step(l, t)
+	k.level, k.pending, k.held, k.cooldown, k.flap, k.flapping = m.Level, m.Pending, m.Held, m.Cooldown, m.Flap, m.Flapping
+	return tr
+}
+
 // Series runs one rule over one series: detector, sustain and alert state
 // machine. It is not safe for concurrent use.
 type Series struct {
-	r       *rule
-	det     ops.Detector
-	state   any
-	sustain SustainState
-	alert   ops.Alert
+	r   *rule
+	det states // one row, 0
+	k   track
 }
 
 // NewSeries returns the detector of c for one series, as the engine runs
-// it per series and the `rivulet detect` tool runs it over a CSV.
+// it per series (in an Op) and the `rivulet detect` tool runs it over a
+// CSV.
 func NewSeries(c Config) (*Series, error) {
 	r, err := newRule(c)
 	if err != nil {
 		return nil, err
 	}
-	return r.newSeries(), nil
-}
-
-func (r *rule) newSeries() *Series {
-	d, st := r.newDetector()
-	return &Series{r: r, det: d, state: st, alert: ops.Alert{Config: r.alert}}
+	s := &Series{r: r, det: r.newStates()}
+	s.det.reset(0)
+	return s, nil
 }
 
 // Step scores value v at event time t (ns) and returns the detector's
@@ -201,29 +264,25 @@ func (r *rule) newSeries() *Series {
 // in event time before each point instead. Step allocates only when it
 // returns a transition.
 func (s *Series) Step(v float64, t int64) (score float64, level ops.Level, tr *ops.Transition) {
-	if s.r.kind != "bounds" && (math.IsNaN(v) || math.IsInf(v, 0)) {
-		return 0, s.alert.State.Level, nil
-	}
-	res := s.det.Step(v, t)
-	l := s.sustain.step(res.Level, t, s.r.cfg.Sustain)
-	tr = s.alert.Step(l, t)
-	return res.Score, s.alert.State.Level, tr
+	score, tr = s.r.step(s.det, 0, &s.k, v, t)
+	return score, s.k.level, tr
 }
 
 // Level returns the alert level of the series.
-func (s *Series) Level() ops.Level { return s.alert.State.Level }
+func (s *Series) Level() ops.Level { return s.k.level }
 
-// seriesState is the checkpoint of a Series.
+// seriesState is the checkpoint of a series.
 type seriesState struct {
 	Det     json.RawMessage `json:"det,omitempty"`
 	Sustain SustainState    `json:"sustain"`
 	Alert   ops.AlertState  `json:"alert"`
 }
 
-func (s *Series) save() (seriesState, error) {
-	st := seriesState{Sustain: s.sustain, Alert: s.alert.State}
-	if s.state != nil {
-		b, err := json.Marshal(s.state)
+// save returns the checkpoint of the series of row i of det and k.
+func save(det states, i int32, k *track) (seriesState, error) {
+	st := seriesState{Sustain: k.sustain(), Alert: k.alert()}
+	if s := det.state(i); s != nil {
+		b, err := json.Marshal(s)
 		if err != nil {
 			return st, fmt.Errorf("detector state: %w", err)
 		}
@@ -232,11 +291,13 @@ func (s *Series) save() (seriesState, error) {
 	return st, nil
 }
 
-// restore loads st; the detector state only when withDet (same settings).
-func (s *Series) restore(st seriesState, withDet bool) error {
-	s.sustain, s.alert.State = st.Sustain, st.Alert
-	if withDet && s.state != nil && len(st.Det) > 0 {
-		if err := json.Unmarshal(st.Det, s.state); err != nil {
+// restore loads st into row i of det, which reset made, and k; the
+// detector state only when withDet (same settings).
+func restore(det states, i int32, k *track, st seriesState, withDet bool) error {
+	k.setSustain(st.Sustain)
+	k.setAlert(st.Alert)
+	if s := det.state(i); withDet && s != nil && len(st.Det) > 0 {
+		if err := json.Unmarshal(st.Det, s); err != nil {
 			return fmt.Errorf("detector state: %w", err)
 		}
 	}

@@ -1,0 +1,63 @@
+package detect
+
+import (
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/rivulet-edge/rivulet/point"
+)
+
+// harnessConfig is the detect rule scripts/bench configures: a threshold
+// on the raw points.
+func harnessConfig() Config {
+	th := DefaultThreshold()
+	th.Field, th.Warn, th.Crit, th.Hysteresis = "value", 30, 35, 1
+	c := DefaultConfig()
+	c.Threshold, c.MaxSeries = &th, 200000
+	return c
+}
+
+// harnessPoint sets p to the reading of device i as the harness sends it:
+// device and zone tags, one value field.
+func harnessPoint(p *point.Point, i, round int) {
+	p.Measurement = "temperature"
+	p.Tags = append(p.Tags[:0],
+		point.Tag{Key: "device", Value: "d" + strconv.Itoa(i)},
+		point.Tag{Key: "zone", Value: "z" + strconv.Itoa(i%10)})
+	v := 21 + 4*math.Sin(float64(round)/60+float64(i*7)*0.37)
+	fv, _ := lineprotocol.FloatValue(v)
+	p.Fields = append(p.Fields[:0], point.Field{Key: "value", Value: fv})
+}
+
+// TestFootprint reports the live heap an Op keeps per series at 10k series
+// of the harness rule (RIVULET_FOOTPRINT=1).
+func TestFootprint(t *testing.T) {
+	if os.Getenv("RIVULET_FOOTPRINT") == "" {
+		t.Skip("set RIVULET_FOOTPRINT=1")
+	}
+	const series = 10000
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	o := newOp(t, harnessConfig())
+	var p point.Point
+	emit := func(*point.Point) {}
+	for r := range 3 {
+		for i := range series {
+			harnessPoint(&p, i, r)
+			ts := int64(r+1) * int64(time.Second)
+			o.Add(&p, ts, ts, emit)
+		}
+	}
+	p = point.Point{}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	live := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+	t.Logf("detect.Op: %d series, live heap %d B (%.0f B/series)", o.Len(), live, float64(live)/series)
+	runtime.KeepAlive(o)
+}
