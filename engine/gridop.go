@@ -36,6 +36,8 @@ type gridOp struct {
 
 	wm    window.Watermark
 	fired int64 // every window ending at or before it has fired
+	// panes holds each pane's groups by group key. A group's Tags are nil
+	// when its key gives them (see keyTags): most groups hold no copy.
 	panes map[int64]map[string]*ops.Group
 	due   int64          // smallest end of an unfired window with data
 	dirty map[int64]bool // fired windows to emit again
@@ -45,7 +47,11 @@ type gridOp struct {
 	counts   opCounts
 
 	keyBuf []byte
-	out    point.Point
+	// scratch is the group WriteJSON writes when its tags come from its
+	// key, jsonBuf its JSON.
+	scratch ops.Group
+	jsonBuf []byte
+	out     point.Point
 }
 
 // knownGroup remembers a group's last result for fill.
@@ -117,7 +123,7 @@ func (o *gridOp) Add(p *point.Point, t, proc int64, _ emitFunc) {
 			o.counts.Refused++
 			return
 		}
-		g = o.plan.NewGroup(groupTags(o.groupBy, p))
+		g = o.plan.NewGroup(ownTags(o.groupBy, p))
 		pane[string(o.keyBuf)] = g
 	}
 	o.plan.Add(g, p, t)
@@ -267,6 +273,51 @@ func (o *gridOp) fillWindows(wm int64, starts []int64, seen map[int64]bool) []in
 // with data, then the filled ones, in key order.
 func (o *gridOp) emitWindow(w int64, emit emitFunc) {
 	end := o.grid.End(w)
+	groups := o.panes[w] // a window of one pane (tumbling) reads it as it is
+	if o.grid.PaneEnd(w) < end {
+		groups = o.mergePanes(w, end)
+	}
+	keys := make([]string, 0, len(groups)+len(o.known))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	if o.fill.on {
+		for k, kg := range o.known {
+			if _, ok := groups[k]; !ok && kg.Start < w && w-kg.Start <= o.ttl {
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		o.out = point.Point{Measurement: o.name, Time: w, Tags: o.out.Tags[:0], Fields: o.out.Fields[:0]}
+		if g, ok := groups[k]; ok {
+			if o.plan.Empty(g) {
+				continue
+			}
+			o.out.Tags = o.appendTags(o.out.Tags, k, g)
+			o.out.Fields = o.plan.AppendFields(o.out.Fields, g)
+			if o.fill.on {
+				o.remember(k, w, o.out.Tags, o.out.Fields)
+			}
+		} else {
+			kg := o.known[k]
+			o.out.Tags = append(o.out.Tags, kg.Tags...)
+			o.out.Fields = o.fillFields(o.out.Fields, kg.Fields)
+		}
+		if len(o.out.Fields) > 0 {
+			emit(&o.out)
+		}
+	}
+	if o.fill.on && (o.nextFill == window.None || o.grid.Next(w) > o.nextFill) {
+		o.nextFill = o.grid.Next(w)
+	}
+}
+
+// mergePanes returns the groups of the window [w, end) of several panes:
+// a group found in one pane is that pane's, one found in several a merged
+// copy.
+func (o *gridOp) mergePanes(w, end int64) map[string]*ops.Group {
 	groups := map[string]*ops.Group{}
 	var owned map[string]bool // groups merged into a copy
 	for ps := w; ps < end; ps = o.grid.PaneEnd(ps) {
@@ -288,47 +339,15 @@ func (o *gridOp) emitWindow(w int64, emit emitFunc) {
 			}
 		}
 	}
-	keys := make([]string, 0, len(groups)+len(o.known))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	if o.fill.on {
-		for k, kg := range o.known {
-			if _, ok := groups[k]; !ok && kg.Start < w && w-kg.Start <= o.ttl {
-				keys = append(keys, k)
-			}
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		o.out = point.Point{Measurement: o.name, Time: w, Tags: o.out.Tags[:0], Fields: o.out.Fields[:0]}
-		if g, ok := groups[k]; ok {
-			if o.plan.Empty(g) {
-				continue
-			}
-			o.out.Tags = append(o.out.Tags, g.Tags...)
-			o.out.Fields = o.plan.AppendFields(o.out.Fields, g)
-			if o.fill.on {
-				o.remember(k, w, g.Tags, o.out.Fields)
-			}
-		} else {
-			kg := o.known[k]
-			o.out.Tags = append(o.out.Tags, kg.Tags...)
-			o.out.Fields = o.fillFields(o.out.Fields, kg.Fields)
-		}
-		if len(o.out.Fields) > 0 {
-			emit(&o.out)
-		}
-	}
-	if o.fill.on && (o.nextFill == window.None || o.grid.Next(w) > o.nextFill) {
-		o.nextFill = o.grid.Next(w)
-	}
+	return groups
 }
 
+// remember records the result fields of group key in window w; tags are
+// borrowed.
 func (o *gridOp) remember(key string, w int64, tags []point.Tag, fields []point.Field) {
 	kg := o.known[key]
 	if kg == nil {
-		kg = &knownGroup{Tags: tags}
+		kg = &knownGroup{Tags: slices.Clone(tags)}
 		o.known[key] = kg
 	}
 	if w >= kg.Start {
@@ -404,7 +423,7 @@ func (o *gridOp) MarshalJSON() ([]byte, error) {
 		pane := paneState{Start: ps}
 		for _, k := range sortedKeys(o.panes[ps]) {
 			pane.Keys = append(pane.Keys, k)
-			pane.Groups = append(pane.Groups, o.panes[ps][k])
+			pane.Groups = append(pane.Groups, o.withTags(k, o.panes[ps][k], &ops.Group{}))
 		}
 		st.Panes = append(st.Panes, pane)
 	}
@@ -444,12 +463,13 @@ func (o *gridOp) WriteJSON(w io.Writer) error {
 		}
 		for j, k := range keys {
 			jw.raw(jw.sep(j, "["))
-			jw.value(pane[k])
+			o.writeGroup(&jw, k, pane[k])
 		}
 		jw.close(len(keys), "]")
 		jw.raw("}")
 	}
 	jw.close(len(o.panes), "]")
+	o.scratch = ops.Group{} // keep no group alive
 	if len(o.dirty) > 0 {
 		jw.raw(`,"dirty":`)
 		jw.value(sortedKeys(o.dirty))
@@ -489,7 +509,12 @@ func (o *gridOp) UnmarshalJSON(data []byte) error {
 		}
 		m := make(map[string]*ops.Group, len(pane.Keys))
 		for i, k := range pane.Keys {
-			m[k] = pane.Groups[i]
+			g := pane.Groups[i]
+			if g == nil {
+				return fmt.Errorf("pane %d: group %d is null", pane.Start, i)
+			}
+			o.dropKeyTags(k, g)
+			m[k] = g
 		}
 		o.panes[pane.Start] = m
 	}
@@ -514,6 +539,98 @@ func appendGroupKey(b []byte, groupBy []string, p *point.Point) []byte {
 		b = append(b, 0)
 	}
 	return b
+}
+
+// ownTags returns the tags a new group of p must hold: none (nil) when
+// its group key gives them, which is when no group_by value holds a 0 byte
+// (the key's separator); copies of them otherwise.
+func ownTags(groupBy []string, p *point.Point) []point.Tag {
+	for _, k := range groupBy {
+		if v, ok := p.Tag(k); ok && strings.IndexByte(v, 0) >= 0 {
+			return groupTags(groupBy, p)
+		}
+	}
+	return nil
+}
+
+// keyTags appends to dst the tags a group key made by appendGroupKey
+// encodes, sorted by key as groupTags sorts them; the values are
+// substrings of key. It reports false, with dst unchanged, for a key that
+// groupBy cannot have made.
+func keyTags(dst []point.Tag, groupBy []string, key string) ([]point.Tag, bool) {
+	n := len(dst)
+	for _, k := range groupBy {
+		if len(key) > 0 && key[0] == 1 {
+			end := strings.IndexByte(key, 0)
+			if end < 0 {
+				return dst[:n], false
+			}
+			dst = append(dst, point.Tag{Key: k, Value: key[1:end]})
+			key = key[end:]
+		}
+		if len(key) == 0 || key[0] != 0 {
+			return dst[:n], false
+		}
+		key = key[1:]
+	}
+	if len(key) > 0 {
+		return dst[:n], false
+	}
+	slices.SortFunc(dst[n:], compareTagKeys)
+	return dst, true
+}
+
+func compareTagKeys(a, b point.Tag) int { return strings.Compare(a.Key, b.Key) }
+
+// appendTags appends the tags of group g of key to dst: its own or, when
+// it holds none, those its key gives.
+func (o *gridOp) appendTags(dst []point.Tag, key string, g *ops.Group) []point.Tag {
+	if g.Tags != nil {
+		return append(dst, g.Tags...)
+	}
+	dst, _ = keyTags(dst, o.groupBy, key)
+	return dst
+}
+
+// withTags returns g as a checkpoint writes it, with its tags: g itself
+// when it holds them (or has none), else c set to a shallow copy of g with
+// the tags of its key, in c's Tags array if it is large enough.
+func (o *gridOp) withTags(key string, g, c *ops.Group) *ops.Group {
+	if g.Tags != nil {
+		return g
+	}
+	tags := o.appendTags(c.Tags[:0], key, g)
+	if len(tags) == 0 {
+		return g
+	}
+	*c = *g
+	c.Tags = tags
+	return c
+}
+
+// writeGroup writes group g of key to jw as json.Marshal of withTags's
+// result would, without garbage for the common groups (see AppendJSON).
+func (o *gridOp) writeGroup(jw *jsonWriter, key string, g *ops.Group) {
+	if jw.err != nil {
+		return
+	}
+	o.jsonBuf, jw.err = o.withTags(key, g, &o.scratch).AppendJSON(o.jsonBuf[:0])
+	if jw.err == nil {
+		_, jw.err = jw.w.Write(o.jsonBuf)
+	}
+}
+
+// dropKeyTags lets a restored group g of key share its key's bytes rather
+// than hold tags equal to those the key gives.
+func (o *gridOp) dropKeyTags(key string, g *ops.Group) {
+	if len(g.Tags) == 0 || len(g.Tags) > len(o.groupBy) {
+		return
+	}
+	var arr [8]point.Tag
+	tags, ok := keyTags(arr[:0], o.groupBy, key)
+	if ok && slices.Equal(tags, g.Tags) {
+		g.Tags = nil
+	}
 }
 
 // groupTags returns copies of p's group_by tags, sorted by key.

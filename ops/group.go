@@ -65,6 +65,9 @@ func (pl *Plan) NewGroup(tags []point.Tag) *Group {
 // field seen before, Add allocates nothing (nor do the sketches, once their
 // range is established).
 func (pl *Plan) Add(g *Group, p *point.Point, t int64) {
+	if g.Fields == nil {
+		pl.initFields(g, p)
+	}
 	for i := range p.Fields {
 		v, ok := point.Float(p.Fields[i].Value)
 		if !ok || v-v != 0 { // not numeric, NaN or ±Inf
@@ -82,6 +85,50 @@ func (pl *Plan) Add(g *Group, p *point.Point, t int64) {
 			pl.tagState(g, i).add(a, v)
 		}
 	}
+}
+
+// fieldBlock holds a group's only numeric field in one allocation, with
+// the Extra and the sketch a plan with percentiles keeps for it: one
+// object instead of three, and 16 bytes fewer than their size classes.
+type fieldBlock struct {
+	extraBlock
+	s sketch
+}
+
+// extraBlock is fieldBlock for a plan without percentiles.
+type extraBlock struct {
+	f [1]FieldState
+	e Extra
+}
+
+// initFields sizes the Fields of g, which has none, to the numeric fields
+// of p, its first point; a single one is created with its Extra and
+// sketch in a fieldBlock when the plan needs them.
+func (pl *Plan) initFields(g *Group, p *point.Point) {
+	n, key := 0, ""
+	for i := range p.Fields {
+		if v, ok := point.Float(p.Fields[i].Value); ok && v-v == 0 {
+			n, key = n+1, p.Fields[i].Key
+		}
+	}
+	switch {
+	case n == 0:
+		return
+	case n > 1 || !pl.extended():
+		g.Fields = make([]FieldState, 0, n)
+		return
+	}
+	var b *extraBlock
+	if pl.quantiles {
+		fb := &fieldBlock{}
+		fb.s.pos.maxBins = sketchMaxBins
+		fb.e.sketch = &fb.s
+		b = &fb.extraBlock
+	} else {
+		b = &extraBlock{}
+	}
+	b.f[0] = FieldState{Key: strings.Clone(key), Extra: &b.e}
+	g.Fields = b.f[:]
 }
 
 // field returns the state of field key, creating it (with a copy of key).
@@ -333,10 +380,10 @@ func numValue(f *FieldState, a *numAgg) (float64, bool) {
 		}
 		return e.area / 1e9, true
 	case kQuantile:
-		if e == nil || e.sketch == nil || e.sketch.IsEmpty() {
+		if e == nil || e.sketch == nil || e.sketch.empty() {
 			return 0, false
 		}
-		return quantile(e.sketch, a.q, s.Min, s.Max), true
+		return e.sketch.quantile(a.q, s.Min, s.Max), true
 	}
 	return 0, false
 }

@@ -16,19 +16,31 @@ import (
 // spare bins to every array: 600 bytes per sketch whose values span ten
 // bins, the bulk of a window group's memory with a percentile. Its Encode
 // writes the bytes the library's store writes for the same bins.
+//
+// Its fields are packed so that a window group's sketch stays small:
+// indexes are clamped to ±maxIndex (the mapping's indexes of finite
+// values lie within ±40000; only a corrupt encoding goes beyond) to fit
+// 32 bits, and maxBins fits 16.
 type tightStore struct {
-	bins      []float64 // bins[i] counts index min+i; empty when count is 0
-	min       int
+	bins      []float64 // bins[i] counts index lo+i; empty when count is 0
 	count     float64
-	maxBins   int
+	lo        int32
+	maxBins   uint16
 	collapsed bool
 }
 
-func newTightStore(maxBins int) *tightStore { return &tightStore{maxBins: maxBins} }
+// maxIndex bounds the indexes a tightStore keeps.
+const maxIndex = 1<<30 - 1
+
+// min returns the lowest index held.
+func (s *tightStore) min() int { return int(s.lo) }
+
+// newTightStore returns an empty store of at most maxBins (1…65535) bins.
+func newTightStore(maxBins int) *tightStore { return &tightStore{maxBins: uint16(maxBins)} }
 
 var _ store.Store = (*tightStore)(nil)
 
-func (s *tightStore) max() int { return s.min + len(s.bins) - 1 }
+func (s *tightStore) max() int { return s.min() + len(s.bins) - 1 }
 
 // Add adds one at index.
 func (s *tightStore) Add(index int) { s.AddWithCount(index, 1) }
@@ -42,32 +54,33 @@ func (s *tightStore) AddWithCount(index int, count float64) {
 	if count == 0 {
 		return
 	}
+	index = min(max(index, -maxIndex), maxIndex)
 	switch {
 	case len(s.bins) == 0:
 		s.bins = append(s.bins[:0], count)
-		s.min = index
-	case index < s.min:
+		s.lo = int32(index)
+	case index < s.min():
 		if s.collapsed {
 			s.bins[0] += count
 			break
 		}
 		lo := index
-		if s.max()-index+1 > s.maxBins {
-			lo, s.collapsed = s.max()-s.maxBins+1, true
+		if s.max()-index+1 > int(s.maxBins) {
+			lo, s.collapsed = s.max()-int(s.maxBins)+1, true
 		}
-		s.bins = append(make([]float64, s.min-lo, s.min-lo+len(s.bins)), s.bins...)
-		s.min = lo
+		s.bins = append(make([]float64, s.min()-lo, s.min()-lo+len(s.bins)), s.bins...)
+		s.lo = int32(lo)
 		s.bins[0] += count
 	case index > s.max():
-		if index-s.min+1 <= s.maxBins {
+		if index-s.min()+1 <= int(s.maxBins) {
 			s.bins = append(s.bins, make([]float64, index-s.max())...)
 		} else {
-			s.collapse(index - s.maxBins + 1)
+			s.collapse(index - int(s.maxBins) + 1)
 			s.bins = append(s.bins, make([]float64, index-s.max())...)
 		}
-		s.bins[index-s.min] += count
+		s.bins[index-s.min()] += count
 	default:
-		s.bins[index-s.min] += count
+		s.bins[index-s.min()] += count
 	}
 	s.count += count
 }
@@ -78,16 +91,16 @@ func (s *tightStore) collapse(lo int) {
 	s.collapsed = true
 	if lo > s.max() {
 		s.bins = append(s.bins[:0], s.count)
-		s.min = lo
+		s.lo = int32(lo)
 		return
 	}
 	var n float64
-	for _, c := range s.bins[:lo-s.min] {
+	for _, c := range s.bins[:lo-s.min()] {
 		n += c
 	}
-	kept := append([]float64(nil), s.bins[lo-s.min:]...)
+	kept := append([]float64(nil), s.bins[lo-s.min():]...)
 	kept[0] += n
-	s.bins, s.min = kept, lo
+	s.bins, s.lo = kept, int32(lo)
 }
 
 // Bins returns the non-empty bins on a channel, lowest index first.
@@ -110,7 +123,7 @@ func (s *tightStore) Bins() <-chan store.Bin {
 // returns true.
 func (s *tightStore) ForEach(f func(index int, count float64) (stop bool)) {
 	for i, c := range s.bins {
-		if c > 0 && f(s.min+i, c) {
+		if c > 0 && f(s.min()+i, c) {
 			return
 		}
 	}
@@ -125,7 +138,7 @@ func (s *tightStore) Copy() store.Store {
 
 // Clear empties s.
 func (s *tightStore) Clear() {
-	s.bins, s.count, s.min, s.collapsed = s.bins[:0], 0, 0, false
+	s.bins, s.count, s.lo, s.collapsed = s.bins[:0], 0, 0, false
 }
 
 // IsEmpty reports whether s holds no count.
@@ -146,7 +159,7 @@ func (s *tightStore) MinIndex() (int, error) {
 	if s.IsEmpty() {
 		return 0, errEmptyStore
 	}
-	return s.min, nil
+	return s.min(), nil
 }
 
 // TotalCount returns the sum of the counts.
@@ -160,7 +173,7 @@ func (s *tightStore) KeyAtRank(rank float64) int {
 	for i, c := range s.bins {
 		n += c
 		if n > rank {
-			return s.min + i
+			return s.min() + i
 		}
 	}
 	return s.max()
@@ -210,22 +223,22 @@ func (s *tightStore) Encode(b *[]byte, t enc.FlagType) {
 		return
 	}
 	numBins := uint64(len(s.bins))
-	dense := enc.Uvarint64Size(numBins) + enc.Varint64Size(int64(s.min)) + enc.Varint64Size(1)
-	sparse, nonEmpty, prev := 0, uint64(0), s.min
+	dense := enc.Uvarint64Size(numBins) + enc.Varint64Size(int64(s.min())) + enc.Varint64Size(1)
+	sparse, nonEmpty, prev := 0, uint64(0), s.min()
 	for i, c := range s.bins {
 		size := enc.Varfloat64Size(c)
 		dense += size
 		if c != 0 {
 			nonEmpty++
-			sparse += enc.Varint64Size(int64(s.min+i-prev)) + size
-			prev = s.min + i
+			sparse += enc.Varint64Size(int64(s.min()+i-prev)) + size
+			prev = s.min() + i
 		}
 	}
 	sparse += enc.Uvarint64Size(nonEmpty)
 	if dense <= sparse {
 		enc.EncodeFlag(b, enc.NewFlag(t, enc.BinEncodingContiguousCounts))
 		enc.EncodeUvarint64(b, numBins)
-		enc.EncodeVarint64(b, int64(s.min))
+		enc.EncodeVarint64(b, int64(s.min()))
 		enc.EncodeVarint64(b, 1)
 		for _, c := range s.bins {
 			enc.EncodeVarfloat64(b, c)
@@ -237,9 +250,9 @@ func (s *tightStore) Encode(b *[]byte, t enc.FlagType) {
 	prev = 0
 	for i, c := range s.bins {
 		if c != 0 {
-			enc.EncodeVarint64(b, int64(s.min+i-prev))
+			enc.EncodeVarint64(b, int64(s.min()+i-prev))
 			enc.EncodeVarfloat64(b, c)
-			prev = s.min + i
+			prev = s.min() + i
 		}
 	}
 }
