@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rivulet-edge/rivulet/ingest"
+	"github.com/rivulet-edge/rivulet/internal/bufs"
 )
 
 // batch is a group of messages committed together, with the markers
@@ -15,7 +16,8 @@ type batch struct {
 	count  int // messages, of any QoS
 	fps    []uint64
 	points []byte
-	n      int // points
+	keep   bufs.Keeper // lets points go after a burst (a drained backlog)
+	n      int         // points
 	// unacked counts the messages of QoS > 0: the broker waits for their
 	// acks, so they fill its inflight window.
 	unacked int
@@ -42,7 +44,7 @@ func (b *batch) full(cfg *Config) bool {
 
 func (b *batch) reset() {
 	clear(b.msgs)
-	b.msgs, b.fps, b.points, b.n, b.unacked, b.count = b.msgs[:0], b.fps[:0], b.points[:0], 0, 0, 0
+	b.msgs, b.fps, b.points, b.n, b.unacked, b.count = b.msgs[:0], b.fps[:0], b.keep.Bytes(b.points, len(b.points)), 0, 0, 0
 	b.epoch, b.heartbeat, b.queued = false, false, 0
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rivulet-edge/rivulet/internal/bufs"
 	"github.com/rivulet-edge/rivulet/point"
 	"github.com/rivulet-edge/rivulet/wal"
 )
@@ -22,6 +23,13 @@ type Log interface {
 	FirstIndex() uint64
 	LastIndex() uint64
 	TruncateFront(index uint64) error
+}
+
+// SharedReader is a Log that can lend an entry's points instead of copying
+// them (wal.Log): e.Points then stays valid and unchanged, and the engine
+// reads each entry once, so the copy would be a waste.
+type SharedReader interface {
+	ReadShared(index uint64, e *wal.Entry) error
 }
 
 // Outbox is the part of a sink's outbox the engine writes. Append requires
@@ -55,6 +63,7 @@ type Config struct {
 type Engine struct {
 	cfg       Config
 	log       Log
+	read      func(index uint64, e *wal.Entry) error // log's ReadShared, else Read
 	outboxes  map[string]Outbox
 	ckpt      Checkpointer
 	logger    *slog.Logger
@@ -79,6 +88,7 @@ type Engine struct {
 type pendingOut struct {
 	index uint64
 	lines []byte
+	keep  bufs.Keeper // lets lines go after a burst (a window closing over many series)
 }
 
 // Stats are the engine's counters; read them with (*Engine).Stats.
@@ -118,6 +128,10 @@ func New(cfg Config, log Log, outboxes map[string]Outbox, ckpt Checkpointer, log
 	}
 	e := &Engine{cfg: cfg, log: log, outboxes: outboxes, ckpt: ckpt, logger: logger,
 		hwm: map[string]uint64{}, pending: map[string]*pendingOut{}, wake: make(chan struct{}, 1)}
+	e.read = log.Read
+	if r, ok := log.(SharedReader); ok {
+		e.read = r.ReadShared
+	}
 	byName := map[string]*step{}
 	for _, sc := range cfg.Steps {
 		for _, list := range [][]string{sc.To, sc.PassTo, sc.Window.LateTo} {
@@ -341,7 +355,7 @@ func (e *Engine) countOpen() {
 }
 
 func (e *Engine) applyIndex(idx uint64) error {
-	err := e.log.Read(idx, &e.entry)
+	err := e.read(idx, &e.entry)
 	var ce *wal.CorruptionError
 	switch {
 	case errors.As(err, &ce):
@@ -506,7 +520,7 @@ func (e *Engine) flushNow() error {
 			}
 		}
 		e.hwm[name] = po.index
-		po.lines = po.lines[:0]
+		po.lines = po.keep.Bytes(po.lines, len(po.lines))
 	}
 	if len(names) > 0 {
 		e.pace.flushed()

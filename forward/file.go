@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rivulet-edge/rivulet/internal/bufs"
 	"github.com/rivulet-edge/rivulet/point"
 	"io"
 	"io/fs"
@@ -24,6 +25,7 @@ type fileSink struct {
 	maxFiles int
 	json     bool   // JSON lines instead of line protocol
 	buf      []byte // the JSON lines of one Write
+	bufKeep  bufs.Keeper
 
 	// mu serializes Write, Sync and Close: Sync may also come from the
 	// goroutine that appends to the outbox (see wal.Outbox.SetSyncer).
@@ -116,7 +118,7 @@ func (s *fileSink) Write(_ context.Context, lines []byte) error {
 		return &RetryableError{Err: fmt.Errorf("file sink: %s: %w", s.path, errUnsynced)}
 	}
 	if s.json {
-		s.buf = s.buf[:0]
+		s.buf = s.bufKeep.Bytes(s.buf, len(s.buf))
 		err := point.Parse(lines, func(p *point.Point) error {
 			s.buf = append(appendJSON(s.buf, p), '\n')
 			return nil

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rivulet-edge/rivulet/internal/bufs"
 	"github.com/rivulet-edge/rivulet/wal"
 )
 
@@ -57,6 +58,7 @@ type Runner struct {
 	now   func() time.Time
 
 	buf                           []byte
+	bufKeep                       bufs.Keeper // lets buf go after a burst
 	failLog, resumeLog, expireLog logLimiter
 	limit                         bucket
 
@@ -253,7 +255,7 @@ func (b batch) span(off, end int) batch {
 
 // gather concatenates entries into a batch, leaving out the expired ones.
 func (r *Runner) gather(entries []wal.OutEntry) batch {
-	b := batch{lines: r.buf[:0], first: entries[0].Seq, last: entries[len(entries)-1].Seq}
+	b := batch{lines: r.bufKeep.Bytes(r.buf, len(r.buf)), first: entries[0].Seq, last: entries[len(entries)-1].Seq}
 	ttl, now := r.ttl(), r.now()
 	expired, expiredEntries := 0, 0
 	for _, e := range entries {

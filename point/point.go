@@ -295,7 +295,22 @@ func (d *Decoder) Parse(data []byte, fn func(p *Point) error) error {
 	}
 	d.lo = uintptr(unsafe.Pointer(unsafe.SliceData(data)))
 	d.hi = d.lo + uintptr(len(data))
-	return parseFast(&d.sc, &d.l, &d.p, data, lineprotocol.Nanosecond, true, d.str, fn)
+	err := parseFast(&d.sc, &d.l, &d.p, data, lineprotocol.Nanosecond, true, d.str, fn)
+	d.release()
+	return err
+}
+
+// release drops the references d keeps into the data it parsed, so that
+// a reused Decoder does not keep the last batch alive.
+func (d *Decoder) release() {
+	d.sc.Reset(nil)
+	d.p.Measurement = ""
+	clear(d.p.Tags[:cap(d.p.Tags)])
+	clear(d.p.Fields[:cap(d.p.Fields)])
+	tags, fields := d.l.Tags[:cap(d.l.Tags)], d.l.Fields[:cap(d.l.Fields)]
+	clear(tags)
+	clear(fields)
+	d.l = RawLine{Tags: tags[:0], Fields: fields[:0]}
 }
 
 // str borrows b when it lies inside data, which the parser never writes

@@ -1,7 +1,9 @@
 package point
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 )
@@ -64,4 +66,31 @@ func TestSetTag(t *testing.T) {
 			t.Fatalf("%v", p.Tags)
 		}
 	}
+}
+
+// TestDecoderReleasesData checks that a reused Decoder keeps no reference
+// to the data it parsed once Parse returns: the engine's decoder would
+// otherwise keep the last batch (and with shared reads, a log segment)
+// alive.
+func TestDecoderReleasesData(t *testing.T) {
+	var d Decoder
+	freed := make(chan struct{})
+	func() {
+		data := []byte("m,a=1,b=2 x=1,y=\"s\" 1\nm,a=3 x=2 2\n")
+		runtime.SetFinalizer(&data[0], func(*byte) { close(freed) })
+		n := 0
+		if err := d.Parse(data, func(p *Point) error { n++; return nil }); err != nil || n != 2 {
+			t.Fatalf("Parse: %v, %d points", err, n)
+		}
+	}()
+	defer runtime.KeepAlive(&d) // d is reused after the check
+	for range 10 {
+		runtime.GC()
+		select {
+		case <-freed:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatal("the parsed data is still reachable from the Decoder")
 }

@@ -91,7 +91,11 @@ func EncodeEntry(dst []byte, e *Entry) []byte {
 // retain b. It checks the version byte first (a newer format may checksum
 // differently), then the CRC, then the kind and every length, and accepts
 // only the exact bytes EncodeEntry produces. On error e is unspecified.
-func DecodeEntry(b []byte, e *Entry) error {
+func DecodeEntry(b []byte, e *Entry) error { return decodeEntry(b, e, false) }
+
+// decodeEntry is DecodeEntry; with share, e.Points is a part of b instead
+// of a copy.
+func decodeEntry(b []byte, e *Entry, share bool) error {
 	if len(b) < minRecordLen {
 		return fmt.Errorf("%w: %d bytes, a record has at least %d", ErrMalformed, len(b), minRecordLen)
 	}
@@ -106,12 +110,12 @@ func DecodeEntry(b []byte, e *Entry) error {
 	if k := Kind(body[1]); !k.valid() {
 		return fmt.Errorf("%w %d", ErrKind, uint8(k))
 	}
-	return decodeBody(body, e)
+	return decodeBody(body, e, share)
 }
 
 // decodeBody parses a checksummed body: version, kind, time, fingerprints,
-// points.
-func decodeBody(body []byte, e *Entry) error {
+// points (copied into e.Points, or with share, a part of body).
+func decodeBody(body []byte, e *Entry, share bool) error {
 	n, rest, err := uvarint(body[fixedLen:], "fingerprint count")
 	if err != nil {
 		return err
@@ -133,7 +137,11 @@ func decodeBody(body []byte, e *Entry) error {
 	for i := 0; i < len(fps); i += 8 {
 		e.Fingerprints = append(e.Fingerprints, binary.BigEndian.Uint64(fps[i:]))
 	}
-	e.Points = append(e.Points[:0], rest...)
+	if share {
+		e.Points = rest[:len(rest):len(rest)]
+	} else {
+		e.Points = append(e.Points[:0], rest...)
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/rivulet-edge/rivulet/internal/bufs"
 	tidwall "github.com/tidwall/wal"
 )
 
@@ -89,8 +90,12 @@ type Log struct {
 	closed   bool
 	batch    tidwall.Batch
 	buf      []byte
-	bad      map[uint64]location // damaged records seen since Open
-	broken   []brokenSegment
+	// batchPeak is the largest batch since l.batch was last let go: the
+	// capacity it holds. The keepers let the buffers go after a burst.
+	batchPeak          int
+	batchKeep, bufKeep bufs.Keeper
+	bad                map[uint64]location // damaged records seen since Open
+	broken             []brokenSegment
 }
 
 // segPos is a position in the segment files: a segment and a size.
@@ -269,6 +274,10 @@ func (l *Log) Append(entries ...*Entry) (first, last uint64, err error) {
 		}
 		return 0, 0, werr
 	}
+	l.batchPeak = max(l.batchPeak, int(added))
+	if !l.batchKeep.Keep(int(added), l.batchPeak) {
+		l.batch, l.batchPeak = tidwall.Batch{}, 0
+	}
 	l.size.Add(added)
 	l.noteCycles()
 	last = next + uint64(len(entries)) - 1
@@ -291,6 +300,7 @@ func (l *Log) fillBatch(next uint64, entries []*Entry) (int64, error) {
 		l.frames = append(l.frames, f)
 		added += f
 	}
+	l.buf = l.bufKeep.Bytes(l.buf, len(l.buf))
 	return added, nil
 }
 
@@ -404,7 +414,16 @@ func cutTo(dir string, pos segPos) error {
 // Read fills e with the entry at index, reusing e's slices. It returns
 // ErrNotFound outside [FirstIndex, LastIndex] and *CorruptionError for a
 // damaged record, which it copies to quarantine the first time.
-func (l *Log) Read(index uint64, e *Entry) error {
+func (l *Log) Read(index uint64, e *Entry) error { return l.read(index, e, false) }
+
+// ReadShared is Read without a copy of the points: e.Points is a part of
+// the log's own memory of its segment, which the log never changes, so it
+// stays valid; the caller must not modify it. It spares the copy of every
+// entry a reader that looks at each entry once makes (a drain's entries
+// are up to batch.max_bytes each).
+func (l *Log) ReadShared(index uint64, e *Entry) error { return l.read(index, e, true) }
+
+func (l *Log) read(index uint64, e *Entry, share bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -423,7 +442,7 @@ func (l *Log) Read(index uint64, e *Entry) error {
 	case err != nil:
 		return fmt.Errorf("wal: read %d: %w", index, err)
 	}
-	if err := DecodeEntry(data, e); err != nil {
+	if err := decodeEntry(data, e, share); err != nil {
 		return l.corrupt(index, data, err)
 	}
 	return nil

@@ -335,3 +335,77 @@ func TestLogSyncsCountsRotations(t *testing.T) {
 		}
 	}
 }
+
+// TestLogReadShared reads every entry with ReadShared while it is still
+// being written, keeps what it lent, and checks that the kept points are
+// unchanged after later appends, segment rotations (the segment cache
+// evicts the lent segments), a TruncateFront and a failed-and-recovered
+// append.
+func TestLogReadShared(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := openLog(t, dir, Options{SegmentSize: 256})
+	var kept [][]byte
+	var e Entry
+	for i := uint64(1); i <= 80; i++ {
+		appendRange(t, l, i, i)
+		if err := l.ReadShared(i, &e); err != nil {
+			t.Fatalf("ReadShared(%d): %v", i, err)
+		}
+		if !sameEntry(&e, testEntry(i)) {
+			t.Fatalf("ReadShared(%d) = %+v, want %+v", i, e, testEntry(i))
+		}
+		if cap(e.Points) != len(e.Points) {
+			t.Fatalf("ReadShared(%d): points have room to grow (len %d, cap %d): an append would write into the log's memory", i, len(e.Points), cap(e.Points))
+		}
+		kept = append(kept, e.Points)
+		if i == 40 {
+			if err := l.TruncateFront(30); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Append(&Entry{Kind: Kind(200)}); err == nil {
+		t.Fatal("Append of an invalid kind succeeded")
+	}
+	appendRange(t, l, 81, 120)
+	for i, p := range kept {
+		if want := testEntry(uint64(i) + 1).Points; !bytes.Equal(p, want) {
+			t.Fatalf("points lent for entry %d changed to %q, want %q", i+1, p, want)
+		}
+	}
+	checkRange(t, l, 30, 120)
+}
+
+// TestLogLetsBatchBuffersGo checks that the encoding buffers grown by one
+// large append are let go once appends stay small, and kept while large
+// appends continue.
+func TestLogLetsBatchBuffersGo(t *testing.T) {
+	l, _ := openLog(t, t.TempDir(), Options{SegmentSize: 4 << 20})
+	big := &Entry{Kind: KindBatch, Points: bytes.Repeat([]byte("m v=1i 1\n"), 100_000)}
+	small := testEntry(1)
+	for range 40 {
+		if _, _, err := l.Append(big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cap(l.buf) < len(big.Points) || l.batchPeak < len(big.Points) {
+		t.Fatalf("after large appends: buf cap %d, batch peak %d; want both kept (≥ %d)", cap(l.buf), l.batchPeak, len(big.Points))
+	}
+	for range 40 {
+		if _, _, err := l.Append(small); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cap(l.buf) > 64<<10 || l.batchPeak > 64<<10 {
+		t.Fatalf("after 40 small appends: buf cap %d, batch peak %d; want both let go", cap(l.buf), l.batchPeak)
+	}
+	var e Entry
+	for i, want := range map[uint64]*Entry{40: big, 41: small, 80: small} {
+		if err := l.Read(i, &e); err != nil || !sameEntry(&e, want) {
+			t.Fatalf("Read(%d): %v, or not the entry appended", i, err)
+		}
+	}
+}

@@ -293,7 +293,9 @@ func (o *Outbox) Close() error {
 // Next returns the entries after the cursor, in order, without moving it:
 // as many as fit in maxPoints lines and maxBytes bytes of points (<= 0: no
 // limit), and at least one if any is pending. Damaged entries are skipped
-// (the log quarantines them). The Points are fresh memory.
+// (the log quarantines them). The Points share the memory of the outbox's
+// log, which never changes it (see Log.ReadShared): they stay valid, and
+// the caller must not modify them.
 func (o *Outbox) Next(maxPoints, maxBytes int) ([]OutEntry, error) {
 	o.mu.Lock()
 	closed, cursor := o.closed, o.cursor
@@ -305,7 +307,7 @@ func (o *Outbox) Next(maxPoints, maxBytes int) ([]OutEntry, error) {
 	var e Entry
 	last := o.log.LastIndex()
 	for seq := max(cursor+1, o.log.FirstIndex()); seq <= last; seq++ {
-		err := o.log.Read(seq, &e)
+		err := o.log.ReadShared(seq, &e)
 		if err != nil && !skippable(err) {
 			return nil, err
 		}
@@ -333,34 +335,26 @@ func skippable(err error) bool {
 type nextBatch struct {
 	maxPoints, maxBytes int
 	out                 []OutEntry
-	ends                []int
-	buf                 []byte
-	points              int
+	bytes, points       int
 }
 
 // add appends e unless that would exceed a limit and the batch is not empty.
 func (b *nextBatch) add(seq uint64, e *Entry) bool {
 	n := bytes.Count(e.Points, []byte{'\n'})
 	over := (b.maxPoints > 0 && b.points+n > b.maxPoints) ||
-		(b.maxBytes > 0 && len(b.buf)+len(e.Points) > b.maxBytes)
+		(b.maxBytes > 0 && b.bytes+len(e.Points) > b.maxBytes)
 	if over && len(b.out) > 0 {
 		return false
 	}
-	b.buf = append(b.buf, e.Points...)
-	b.out = append(b.out, OutEntry{Seq: seq, IngestIndex: uint64(e.IngestTime)})
-	b.ends = append(b.ends, len(b.buf))
+	// e.Points is the log's (ReadShared): kept as it is, with no room to
+	// grow into the log's memory.
+	b.out = append(b.out, OutEntry{Seq: seq, IngestIndex: uint64(e.IngestTime), Points: e.Points[:len(e.Points):len(e.Points)]})
+	b.bytes += len(e.Points)
 	b.points += n
 	return true
 }
 
-func (b *nextBatch) entries() []OutEntry {
-	start := 0
-	for i, end := range b.ends {
-		b.out[i].Points = b.buf[start:end:end]
-		start = end
-	}
-	return b.out
-}
+func (b *nextBatch) entries() []OutEntry { return b.out }
 
 // Commit records that everything through seq is delivered and saves the
 // cursor: Advance then Save.

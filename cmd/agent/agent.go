@@ -129,6 +129,12 @@ func (a *agent) lockDir() error {
 	return nil
 }
 
+// outboxSegment is the segment size of the outboxes. tidwall keeps the
+// segment being written and the one before it in memory, for each of the
+// three lanes of every sink, so segments are small; a segment fills at
+// 256 KiB of results, and starting the next costs an fsync.
+const outboxSegment = 256 << 10
+
 // sinkLanes are a sink's outboxes in delivery order; rank orders them for
 // on_full: drop_oldest, which drops from the lowest rank first.
 var sinkLanes = []struct {
@@ -162,7 +168,7 @@ func (a *agent) openSinks(stdout io.Writer) error {
 		budget := wal.NewBudget(int64(sc.MaxBacklog), policy)
 		for _, l := range sinkLanes {
 			box, rep, err := wal.OpenOutbox(filepath.Join(a.cfg.DataDir, l.dir, sc.Name),
-				wal.Options{SegmentSize: 1 << 20, Quarantine: qdir, Logger: a.logger})
+				wal.Options{SegmentSize: outboxSegment, Quarantine: qdir, Logger: a.logger})
 			if err != nil {
 				return fmt.Errorf("outbox %s (%s lane): %w", sc.Name, l.name, err)
 			}
