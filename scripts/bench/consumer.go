@@ -185,6 +185,7 @@ func startRivulet(bin, cfg string, port int, strace bool) (*rivulet, error) {
 		}
 		if m, err := scrape(port); err == nil && m[`rivulet_source_up{source="sensors"}`] == 1 {
 			time.Sleep(200 * time.Millisecond) // let the subscription settle
+			watchAnon(r.pid)
 			return r, nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -289,6 +290,7 @@ func startBare(broker, id string, qos byte, n int) (*bare, error) {
 	if err := b.cmd.Start(); err != nil {
 		return nil, err
 	}
+	watchAnon(b.cmd.Process.Pid)
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(out)

@@ -178,6 +178,7 @@ type sample struct {
 	msgs, points          float64 // per second
 	cpuPerMsg             float64 // µs
 	rssMB                 float64 // peak
+	anonMB                float64 // peak RssAnon
 	fsyncs, logSyncs      float64 // per second
 	syncKinds             string
 	wbPerPoint, wcPerPt   float64 // bytes per point: write_bytes, wchar
@@ -253,6 +254,7 @@ func median(s []sample) sample {
 	fields := []func(*sample) *float64{
 		func(x *sample) *float64 { return &x.msgs }, func(x *sample) *float64 { return &x.points },
 		func(x *sample) *float64 { return &x.cpuPerMsg }, func(x *sample) *float64 { return &x.rssMB },
+		func(x *sample) *float64 { return &x.anonMB },
 		func(x *sample) *float64 { return &x.fsyncs }, func(x *sample) *float64 { return &x.logSyncs },
 		func(x *sample) *float64 { return &x.wbPerPoint }, func(x *sample) *float64 { return &x.wcPerPt },
 		func(x *sample) *float64 { return &x.lpPerPoint },

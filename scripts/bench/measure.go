@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,7 @@ type procSnap struct {
 	at         time.Time
 	cpu        time.Duration // utime + stime
 	hwmKB      int64         // VmHWM: peak resident set
+	anonPeakKB int64         // highest RssAnon sampled (see watchAnon); 0 if not watched
 	rssKB      int64         // VmRSS
 	writeBytes int64         // /proc/PID/io write_bytes: bytes sent to the block layer
 	wchar      int64         // /proc/PID/io wchar: bytes passed to write(2) and friends
@@ -32,6 +34,7 @@ func snapProc(pid int) (procSnap, error) {
 		return s, err
 	}
 	s.rssKB = vmRSS(pid)
+	s.anonPeakKB = anonPeak(pid)
 	if io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid)); err == nil {
 		for _, line := range strings.Split(string(io), "\n") {
 			if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
@@ -43,6 +46,38 @@ func snapProc(pid int) (procSnap, error) {
 		}
 	}
 	return s, nil
+}
+
+// anonPeaks holds, per watched pid, the highest RssAnon seen (kB).
+var anonPeaks sync.Map // int → *atomic.Int64
+
+// watchAnon samples the anonymous part of pid's resident set (RssAnon:
+// heap, stacks, the Go runtime's own memory; not the pages of the binary
+// and libraries mapped from files, which VmHWM also counts) every 20 ms
+// until the process is gone, keeping the highest.
+func watchAnon(pid int) {
+	peak := new(atomic.Int64)
+	anonPeaks.Store(pid, peak)
+	go func() {
+		for {
+			kb := statusKB(pid, "RssAnon:")
+			if kb == 0 {
+				return
+			}
+			if kb > peak.Load() {
+				peak.Store(kb)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+}
+
+// anonPeak returns the highest RssAnon seen of a watched pid (kB), or 0.
+func anonPeak(pid int) int64 {
+	if p, ok := anonPeaks.Load(pid); ok {
+		return p.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 // syncTrace is the output file of strace following rivulet's fsync-family

@@ -46,7 +46,7 @@ func measureBare(o options, broker string, round int) (sample, error) {
 	}
 	n := float64(o.messages)
 	return sample{msgs: n / secs, points: n * float64(o.traffic.points) / secs,
-		cpuPerMsg: float64(s.cpu.Microseconds()) / n, rssMB: float64(s.hwmKB) / 1024,
+		cpuPerMsg: float64(s.cpu.Microseconds()) / n, rssMB: float64(s.hwmKB) / 1024, anonMB: float64(s.anonPeakKB) / 1024,
 		fsyncs: nan, logSyncs: nan, wbPerPoint: nan, wcPerPt: nan, lpPerPoint: lp,
 		ackP50: nan, ackP99: nan, outP50: nan, outP99: nan, sinkP50: nan, sinkP99: nan, lost: 0, droppedInternal: nan}, nil
 }
@@ -92,6 +92,7 @@ func (w window) sample(o options) sample {
 	return sample{msgs: msgs / secs, points: pts / secs,
 		cpuPerMsg:  float64((w.b.cpu - w.a.cpu).Microseconds()) / max(msgs, 1),
 		rssMB:      float64(w.b.hwmKB) / 1024,
+		anonMB:     float64(w.b.anonPeakKB) / 1024,
 		wbPerPoint: float64(w.b.writeBytes-w.a.writeBytes) / max(pts, 1),
 		wcPerPt:    float64(w.b.wchar-w.a.wchar) / max(pts, 1),
 		lpPerPoint: float64(w.lpBytes) / float64(max(w.pointsSent, 1)),
@@ -215,7 +216,7 @@ func measureRivulet(o options, dir, broker string, round int) (sample, error) {
 		}
 		n, pts := float64(o.messages), m["rivulet_points_total"]
 		out := sample{msgs: n / secs, points: pts / secs,
-			cpuPerMsg: float64(s.cpu.Microseconds()) / n, rssMB: float64(s.hwmKB) / 1024,
+			cpuPerMsg: float64(s.cpu.Microseconds()) / n, rssMB: float64(s.hwmKB) / 1024, anonMB: float64(s.anonPeakKB) / 1024,
 			logSyncs: m["rivulet_syncs_total"] / secs, fsyncs: nan,
 			wbPerPoint: float64(s.writeBytes) / pts, wcPerPt: float64(s.wchar) / pts, lpPerPoint: lp,
 			// rivulet_ack_latency_seconds is left out: under a standing

@@ -28,7 +28,7 @@ func scale(o options, kind, values string) error {
 		}
 		list = append(list, n)
 	}
-	fmt.Printf("| %s | rivulet msgs/s | bare msgs/s | points/s | rivulet CPU µs/msg | bare CPU µs/msg | ratio | rivulet peak RSS MB | fsyncs/s | ack p50/p99 ms | publish→outbox p50/p99 ms | publish→sink file p50/p99 ms | lost / dropped |\n", kind)
+	fmt.Printf("| %s | rivulet msgs/s | bare msgs/s | points/s | rivulet CPU µs/msg | bare CPU µs/msg | ratio | rivulet peak RSS MB (anon) | fsyncs/s | ack p50/p99 ms | publish→outbox p50/p99 ms | publish→sink file p50/p99 ms | lost / dropped |\n", kind)
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|")
 	for _, v := range list {
 		p := o
@@ -53,7 +53,7 @@ func scale(o options, kind, values string) error {
 		}
 		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s | %s / %s |\n",
 			label, num(r.msgs, 0), num(b.msgs, 0), num(r.points, 0), num(r.cpuPerMsg, 1), num(b.cpuPerMsg, 1), ratio(r.cpuPerMsg, b.cpuPerMsg),
-			num(r.rssMB, 1), num(r.fsyncs, 0), num(r.ackP50, 1), num(r.ackP99, 1), num(r.outP50, 1), num(r.outP99, 1),
+			rss(r), num(r.fsyncs, 0), num(r.ackP50, 1), num(r.ackP99, 1), num(r.outP50, 1), num(r.outP99, 1),
 			num(r.sinkP50, 1), num(r.sinkP99, 1), num(r.lost, 0), num(r.droppedInternal, 0))
 		os.Stdout.Sync()
 	}
