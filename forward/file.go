@@ -118,11 +118,13 @@ func (s *fileSink) Write(_ context.Context, lines []byte) error {
 		return &RetryableError{Err: fmt.Errorf("file sink: %s: %w", s.path, errUnsynced)}
 	}
 	if s.json {
-		s.buf = s.bufKeep.Bytes(s.buf, len(s.buf))
+		s.buf = s.buf[:0]
 		err := point.Parse(lines, func(p *point.Point) error {
 			s.buf = append(appendJSON(s.buf, p), '\n')
 			return nil
 		})
+		// Decided after each use: lines stays valid until Write returns.
+		defer func() { s.buf = s.bufKeep.Bytes(s.buf, len(s.buf)) }()
 		if err != nil {
 			return &PermanentError{Err: fmt.Errorf("file sink: %w", err)}
 		}

@@ -141,7 +141,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		if probe {
 			entries = entries[:1]
 		}
-		if err := r.deliver(ctx, r.gather(entries), probe); err != nil {
+		err = r.deliver(ctx, r.gather(entries), probe)
+		// Decided after each delivery, so that a batch delivered once a
+		// minute (a window's results) is not kept until the next one.
+		r.buf = r.bufKeep.Bytes(r.buf, len(r.buf))
+		if err != nil {
 			return err
 		}
 	}
@@ -255,7 +259,7 @@ func (b batch) span(off, end int) batch {
 
 // gather concatenates entries into a batch, leaving out the expired ones.
 func (r *Runner) gather(entries []wal.OutEntry) batch {
-	b := batch{lines: r.bufKeep.Bytes(r.buf, len(r.buf)), first: entries[0].Seq, last: entries[len(entries)-1].Seq}
+	b := batch{lines: r.buf[:0], first: entries[0].Seq, last: entries[len(entries)-1].Seq}
 	ttl, now := r.ttl(), r.now()
 	expired, expiredEntries := 0, 0
 	for _, e := range entries {
