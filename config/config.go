@@ -39,7 +39,12 @@ type Config struct {
 	// GOMEMLIMIT): near it the garbage collector works harder instead of
 	// letting the heap grow to twice the live data. 0 leaves the runtime's
 	// default (no limit, or GOMEMLIMIT from the environment).
-	MemoryLimit    wal.Size                `mapstructure:"memory_limit"`
+	MemoryLimit wal.Size `mapstructure:"memory_limit"`
+	// GCPercent is the garbage collector's target (the runtime's GOGC):
+	// how far, in percent of the live heap, the heap may grow before the
+	// next collection. 0 leaves the runtime's setting (100, or GOGC from
+	// the environment).
+	GCPercent      int                     `mapstructure:"gc_percent"`
 	EmbeddedBroker ingest.BrokerConfig     `mapstructure:"embedded_broker"`
 	Sources        ingest.Config           `mapstructure:"sources"`
 	Batch          batcher.Config          `mapstructure:"batch"`
@@ -115,8 +120,15 @@ func Default() Config {
 		WAL:            wal.DefaultConfig(),
 		Checkpoint:     engine.DefaultCheckpoint(),
 		Outbox:         OutboxConfig{OnFull: forward.OnFullBlock},
+		GCPercent:      DefaultGCPercent,
 	}
 }
+
+// DefaultGCPercent is gc_percent's default: with the heap allowed to grow
+// by half its live size instead of all of it, peak RSS at 10k series is
+// 6–10 MB lower, for no CPU per message measurable at 10k msgs/s
+// (BENCHMARKS.md).
+const DefaultGCPercent = 50
 
 // Validate checks the section; messages start with the relative key path.
 func (c LogConfig) Validate() error {
@@ -182,6 +194,9 @@ func (c *Config) checkTop(ps *problems) {
 		ps.add("data_dir", "must be set")
 	case !filepath.IsAbs(c.DataDir):
 		ps.add("data_dir", fmt.Sprintf("must be an absolute path, got %q", c.DataDir))
+	}
+	if c.GCPercent != 0 && (c.GCPercent < 10 || c.GCPercent > 1000) {
+		ps.add("gc_percent", fmt.Sprintf("must be 0 (the runtime's setting) or between 10 and 1000, got %d", c.GCPercent))
 	}
 	if c.MemoryLimit != 0 && c.MemoryLimit < 8<<20 {
 		ps.add("memory_limit", fmt.Sprintf("must be 0 (no limit) or at least 8MiB, got %d bytes", c.MemoryLimit))

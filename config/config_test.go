@@ -213,6 +213,16 @@ func TestValidation(t *testing.T) {
 			},
 		},
 		{
+			name:  "gc_percent out of range",
+			edits: []string{"site: test", "site: test\ngc_percent: 5"},
+			want:  []string{"gc_percent: must be 0 (the runtime's setting) or between 10 and 1000, got 5"},
+		},
+		{
+			name: "gc_percent from the environment",
+			env:  []string{"RIVULET_GC_PERCENT=2000"},
+			want: []string{"gc_percent: must be 0 (the runtime's setting) or between 10 and 1000, got 2000 (from RIVULET_GC_PERCENT)"},
+		},
+		{
 			name: "nothing to run",
 			yaml: "site: s\n",
 			want: []string{
@@ -308,6 +318,9 @@ func TestSiteValues(t *testing.T) {
 	}
 	if c.Batch.MaxBytes != 4<<20 || c.Batch.Linger != 50*time.Millisecond || c.WAL.MaxSize != 1<<30 {
 		t.Errorf("batch %+v wal %+v", c.Batch, c.WAL)
+	}
+	if c.GCPercent != 50 {
+		t.Errorf("gc_percent = %d, want the default 50", c.GCPercent)
 	}
 	topic := ingest.DefaultTopic()
 	topic.Filter, topic.Format, topic.Tags = "greenhouse/+/lp", "influx", map[string]string{"zone": "{1}"}

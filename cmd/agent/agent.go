@@ -58,6 +58,9 @@ func openAgent(cfg *config.Config, logger *slog.Logger, stdout io.Writer) (a *ag
 	if cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
 	}
+	if cfg.GCPercent > 0 {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	defer func() {
 		if err != nil {
 			a.close()
