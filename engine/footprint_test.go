@@ -51,6 +51,23 @@ func harnessLines(b []byte, series int, ts int64, round int) []byte {
 	return b
 }
 
+// feedHarness applies 10 seconds of harness traffic (one entry a second,
+// one point per series), flushes, and returns the last index applied.
+func feedHarness(t *testing.T, e *Engine, series int) uint64 {
+	t.Helper()
+	start := window.NewTumbling(time.Minute).Start(base)
+	var buf []byte
+	for r := range 10 {
+		ts := start + int64(r+1)*sec
+		buf = harnessLines(buf[:0], series, ts, r)
+		e.Apply(uint64(r+1), &wal.Entry{Kind: wal.KindBatch, IngestTime: ts, Points: buf})
+	}
+	if err := e.flush(); err != nil {
+		t.Fatal(err)
+	}
+	return 10
+}
+
 // TestFootprint10k reports the live heap and checkpoint size of the
 // harness pipeline at 10k series (RIVULET_FOOTPRINT=1; with
 // RIVULET_HEAPPROFILE=path it also writes a heap profile).
@@ -68,19 +85,7 @@ func TestFootprint10k(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := window.NewTumbling(time.Minute).Start(base)
-	idx := uint64(0)
-	var buf []byte
-	for r := range 10 {
-		ts := start + int64(r+1)*sec
-		buf = harnessLines(buf[:0], series, ts, r)
-		idx++
-		e.Apply(idx, &wal.Entry{Kind: wal.KindBatch, IngestTime: ts, Points: buf})
-	}
-	buf = nil
-	if err := e.flush(); err != nil {
-		t.Fatal(err)
-	}
+	idx := feedHarness(t, e, series)
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
 	live := m1.HeapAlloc - m0.HeapAlloc

@@ -6,10 +6,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"testing"
-	"time"
-
-	"github.com/rivulet-edge/rivulet/wal"
-	"github.com/rivulet-edge/rivulet/window"
 )
 
 // TestFootprintWindow10k reports the live heap of the harness pipeline's
@@ -32,24 +28,14 @@ func TestFootprintWindow10k(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := window.NewTumbling(time.Minute).Start(base)
-	var buf []byte
-	for r := range 10 {
-		ts := start + int64(r+1)*sec
-		buf = harnessLines(buf[:0], series, ts, r)
-		e.Apply(uint64(r+1), &wal.Entry{Kind: wal.KindBatch, IngestTime: ts, Points: buf})
-	}
-	buf = nil
-	if err := e.flush(); err != nil {
-		t.Fatal(err)
-	}
+	idx := feedHarness(t, e, series)
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
 	live := m1.HeapAlloc - m0.HeapAlloc
 	t.Logf("window step: live heap %d B (%.0f B/series), %d live objects (%.1f/series)",
 		live, float64(live)/series, m1.HeapObjects-m0.HeapObjects, float64(m1.HeapObjects-m0.HeapObjects)/series)
 	var m2 runtime.MemStats
-	data, err := e.snapshot(10)
+	data, err := e.snapshot(idx)
 	if err != nil {
 		t.Fatal(err)
 	}
