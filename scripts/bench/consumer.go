@@ -124,11 +124,12 @@ func (c rivCfg) writeConfig() (string, error) {
 
 // rivulet is a running agent, possibly under strace.
 type rivulet struct {
-	cmd    *exec.Cmd // rivulet itself, or strace running it
-	pid    int       // rivulet's pid
-	port   int
-	trace  *syncTrace
-	exited chan struct{} // closed when cmd has exited
+	cmd      *exec.Cmd // rivulet itself, or strace running it
+	pid      int       // rivulet's pid
+	bin, cfg string    // how it was started: agentPid finds it by them
+	port     int
+	trace    *syncTrace
+	exited   chan struct{} // closed when cmd has exited
 }
 
 // alive reports an error if cmd (strace or rivulet) has exited. Should
@@ -152,7 +153,7 @@ func (r *rivulet) alive() error {
 // connected. With strace it runs under `strace -f --seccomp-bpf`, which
 // stops the agent only at the fsync-family calls it records.
 func startRivulet(bin, cfg string, port int, strace bool) (*rivulet, error) {
-	r := &rivulet{port: port}
+	r := &rivulet{port: port, bin: bin, cfg: cfg}
 	if strace {
 		r.trace = &syncTrace{path: cfg + ".strace"}
 		r.cmd = exec.Command("strace", "-f", "--seccomp-bpf", "-qq", "-e", "signal=none", "-ttt", "-y",
@@ -173,7 +174,7 @@ func startRivulet(bin, cfg string, port int, strace bool) (*rivulet, error) {
 	defer cancel()
 	for ctx.Err() == nil {
 		if strace && r.pid == r.cmd.Process.Pid {
-			r.pid = childOf(r.cmd.Process.Pid)
+			r.pid = agentPid(bin, cfg)
 			if r.pid == 0 {
 				r.pid = r.cmd.Process.Pid
 				time.Sleep(5 * time.Millisecond)
@@ -194,28 +195,24 @@ func startRivulet(bin, cfg string, port int, strace bool) (*rivulet, error) {
 	return nil, fmt.Errorf("rivulet did not connect (port %d)", port)
 }
 
-// childOf returns the pid of a process whose parent is ppid, or 0. (/proc/PID/task/TID/children is documented as unreliable while
-// children are being created.)
-func childOf(ppid int) int {
+// agentPid returns the pid of the rivulet process running on config cfg
+// (argv "BIN run --config CFG"), or 0. It goes by the command line, not by
+// parentage: strace forks short-lived children of its own (kernel feature
+// probes) before it runs the agent, and taking one of those for the agent
+// left the agent unsignalled and running after the harness ended.
+func agentPid(bin, cfg string) int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
 	}
+	want := bin + "\x00run\x00--config\x00" + cfg + "\x00"
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		end := strings.LastIndexByte(string(stat), ')')
-		if end < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[end+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(ppid) {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && string(cmdline) == want {
 			return pid
 		}
 	}
@@ -224,26 +221,29 @@ func childOf(ppid int) int {
 
 // stop interrupts rivulet (not strace) and waits for it to exit.
 func (r *rivulet) stop() error {
-	if r.pid == r.cmd.Process.Pid && r.trace != nil {
-		if pid := childOf(r.pid); pid != 0 {
-			r.pid = pid
-		}
+	pid := agentPid(r.bin, r.cfg)
+	if pid == 0 {
+		pid = r.pid // already gone, or it is strace: signalled all the same
 	}
-	p, err := os.FindProcess(r.pid)
-	if err == nil {
-		p.Signal(os.Interrupt)
-	}
+	p, _ := os.FindProcess(pid) // never fails on Unix
+	p.Signal(os.Interrupt)
 	select {
 	case <-r.exited:
-		return nil
 	case <-time.After(30 * time.Second):
-		if p != nil {
-			p.Kill()
-		}
+		p.Kill()
 		r.cmd.Process.Kill()
 		<-r.exited
 		return fmt.Errorf("rivulet did not stop on SIGINT")
 	}
+	// strace exits when its tracee does, or when it is killed: then the
+	// agent, detached, would live on.
+	if pid := agentPid(r.bin, r.cfg); pid != 0 {
+		if p, err := os.FindProcess(pid); err == nil {
+			p.Kill()
+		}
+		return fmt.Errorf("rivulet (pid %d) was still running after its tracer exited; killed", pid)
+	}
+	return nil
 }
 
 // bareConn is the -bare-conn experiment: plain, buffered or coalesced.
