@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -219,31 +220,36 @@ func agentPid(bin, cfg string) int {
 	return 0
 }
 
-// stop interrupts rivulet (not strace) and waits for it to exit.
+// stop interrupts rivulet (not strace) and waits for it to exit. An
+// agent that outlives its tracer (strace killed, or the interrupt lost in
+// the tracer's hands) is interrupted again directly, then killed.
 func (r *rivulet) stop() error {
 	pid := agentPid(r.bin, r.cfg)
 	if pid == 0 {
-		pid = r.pid // already gone, or it is strace: signalled all the same
+		pid = r.pid // already gone: nothing to signal
 	}
 	p, _ := os.FindProcess(pid) // never fails on Unix
 	p.Signal(os.Interrupt)
+	var errs []error
 	select {
 	case <-r.exited:
-	case <-time.After(30 * time.Second):
-		p.Kill()
-		r.cmd.Process.Kill()
+	case <-time.After(20 * time.Second):
+		r.cmd.Process.Kill() // strace, or the agent itself
 		<-r.exited
-		return fmt.Errorf("rivulet did not stop on SIGINT")
+		errs = append(errs, fmt.Errorf("rivulet did not stop on SIGINT in 20 s"))
 	}
-	// strace exits when its tracee does, or when it is killed: then the
-	// agent, detached, would live on.
 	if pid := agentPid(r.bin, r.cfg); pid != 0 {
-		if p, err := os.FindProcess(pid); err == nil {
+		p, _ := os.FindProcess(pid)
+		p.Signal(os.Interrupt)
+		for i := 0; i < 150 && agentPid(r.bin, r.cfg) == pid; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if agentPid(r.bin, r.cfg) == pid {
 			p.Kill()
 		}
-		return fmt.Errorf("rivulet (pid %d) was still running after its tracer exited; killed", pid)
+		errs = append(errs, fmt.Errorf("rivulet (pid %d) outlived its tracer: interrupted again, then killed if still running", pid))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // bareConn is the -bare-conn experiment: plain, buffered or coalesced.
