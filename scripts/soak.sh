@@ -118,7 +118,7 @@ while :; do
   fds=$(ls "/proc/$agent/fd" | wc -l)
   segs=$(find "$work/data" -type f | grep -c '/log/' || true)
   printf '%8s %10.1f %10.1f %8.1f %8s %5s %5s %9s %10s\n' "${now}s" "$(echo "$heap" | awk '{print $1/1048576}')" \
-    "$(echo "$rss" | awk '{print $1/1024}')" "$(echo "$hwm" | awk '{print $1/1024}')" "$gor" "$fds" "$segs" "${outbox:-0}" "${msgs:-0}"
+    "$(echo "$rss" | awk '{print $1/1024}')" "$(echo "$hwm" | awk '{print $1/1024}')" "$gor" "$fds" "$segs" "${outbox:-0}" "$(echo "${msgs:-0}" | awk '{printf "%.0f", $1}')"
   echo "$now $heap $rss $gor $fds $segs" >>"$rows"
   [ "$now" -ge "$total" ] && break
 done
