@@ -234,13 +234,21 @@ func (e *Engine) Run(ctx context.Context) error {
 	// With checkpoint.log_ratio, a tick also waits for the log to grow by
 	// that many times the newest checkpoint's size (logged is the log's
 	// size after it) or for max_interval.
-	sizer, _ := e.log.(interface {
-		Size() int64
-		Full() bool
-	})
+	sizer, _ := e.log.(cappedLog)
 	var logged int64
 	var last int // bytes of the newest checkpoint this process wrote
 	lastAt := time.Now()
+	save := func() {
+		n, err := e.checkpoint()
+		if err != nil {
+			e.logger.Error("checkpoint failed", "err", err)
+			return
+		}
+		saved, last, lastAt = e.next-1, n, time.Now()
+		if sizer != nil {
+			logged = sizer.Size()
+		}
+	}
 	for {
 		if err := e.catchUp(ctx); err != nil && ctx.Err() == nil {
 			if failures%30 == 0 { // the first failure, then about every 30 s
@@ -250,9 +258,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			if !sleepCtx(ctx, time.Second) {
 				continue
 			}
-		} else if failures > 0 {
-			e.logger.Info("engine resumed", "failures", failures)
-			failures = 0
+		} else {
+			if failures > 0 {
+				e.logger.Info("engine resumed", "failures", failures)
+				failures = 0
+			}
+			if sizer != nil && ctx.Err() == nil {
+				e.makeRoom(sizer, &saved, logged, save)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -264,22 +277,56 @@ func (e *Engine) Run(ctx context.Context) error {
 				continue
 			}
 			cc := e.cfg.Checkpoint
-			// A log at its size cap holds the sources until a checkpoint
-			// lets it truncate: never wait for the ratio then.
 			if cc.LogRatio > 0 && sizer != nil && last > 0 && time.Since(lastAt) < cc.MaxInterval &&
-				float64(sizer.Size()-logged) < cc.LogRatio*float64(last) && !sizer.Full() {
+				float64(sizer.Size()-logged) < cc.LogRatio*float64(last) {
 				continue
 			}
-			n, err := e.checkpoint()
-			if err != nil {
-				e.logger.Error("checkpoint failed", "err", err)
-				continue
-			}
-			saved, last, lastAt = e.next-1, n, time.Now()
-			if sizer != nil {
-				logged = sizer.Size()
-			}
+			save()
 		}
+	}
+}
+
+// cappedLog is a Log that knows its size and its cap (wal.Log).
+type cappedLog interface {
+	Size() int64
+	Full() bool
+	MaxSize() int64
+}
+
+// makeRoom keeps the ingest log below its size cap, where the batcher holds
+// the sources until a checkpoint lets the log be truncated. It checkpoints,
+// whatever the tick and log_ratio say, once the log has grown by a quarter
+// of its cap since the newest checkpoint (so that the log, which keeps
+// everything after the older of the two checkpoints retained, stays near
+// half its cap while the engine keeps up) or is full. A full log whose
+// every entry is applied and checkpointed is held only by the fallback
+// checkpoint: new entries, which a checkpoint needs, cannot come, so the
+// fallback is dropped and the log truncated up to the newest.
+func (e *Engine) makeRoom(log cappedLog, saved *uint64, logged int64, save func()) {
+	full := log.Full()
+	if e.next-1 != *saved && (full || log.MaxSize() > 0 && log.Size()-logged >= log.MaxSize()/4) {
+		save()
+		full = log.Full()
+	}
+	if !full || e.next-1 != *saved {
+		return
+	}
+	d, ok := e.ckpt.(interface{ DropFallback() (uint64, error) })
+	floor := e.ckpt.Floor()
+	if !ok || floor >= *saved {
+		return
+	}
+	kept, err := d.DropFallback()
+	if err != nil {
+		// The newest checkpoint was set aside: write it again.
+		e.logger.Error("ingest log full: cannot drop the fallback checkpoint", "err", err)
+		*saved = 0
+		return
+	}
+	e.logger.Warn("ingest log at its size cap with every entry checkpointed: dropped the fallback checkpoint to truncate it",
+		"dropped_below", kept, "fallback", floor, "max_size", log.MaxSize())
+	if err := e.log.TruncateFront(kept + 1); err != nil {
+		e.logger.Error("truncate ingest log", "below", kept+1, "err", err)
 	}
 }
 

@@ -226,8 +226,9 @@ type sizedLog struct {
 	full atomic.Bool
 }
 
-func (l *sizedLog) Size() int64 { return l.size.Load() }
-func (l *sizedLog) Full() bool  { return l.full.Load() }
+func (l *sizedLog) Size() int64    { return l.size.Load() }
+func (l *sizedLog) Full() bool     { return l.full.Load() }
+func (l *sizedLog) MaxSize() int64 { return 0 }
 
 // TestRunLogRatio: with checkpoint.log_ratio, a tick after new entries
 // writes a checkpoint only once the log has grown by log_ratio times the

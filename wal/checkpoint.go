@@ -203,6 +203,35 @@ func (c *Checkpoints) Floor() uint64 {
 	return c.indexes[0]
 }
 
+// DropFallback deletes every checkpoint but the newest and returns the new
+// Floor, the newest's index. The newest is read back from disk first: if it
+// does not verify it is quarantined, nothing else is dropped, and the error
+// says so. The engine calls this when the ingest log is at its size cap with
+// every entry in it applied and checkpointed: the fallback is then all that
+// keeps the log from being truncated, and the sources would wait forever.
+func (c *Checkpoints) DropFallback() (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.indexes)
+	if n == 0 {
+		return 0, ErrNoCheckpoint
+	}
+	newest := c.indexes[n-1]
+	if _, err := c.load(newest); err != nil {
+		c.setAside(newest, err)
+		c.indexes = c.indexes[:n-1]
+		return 0, fmt.Errorf("wal: newest checkpoint %d does not read back, fallback kept: %w", newest, err)
+	}
+	for _, idx := range c.indexes[:n-1] {
+		delete(c.verified, idx)
+		if err := os.Remove(c.path(idx)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("wal: delete checkpoint %d: %w", idx, err)
+		}
+	}
+	c.indexes = []uint64{newest}
+	return newest, syncDir(c.dir)
+}
+
 func (c *Checkpoints) load(index uint64) ([]byte, error) {
 	b, err := os.ReadFile(c.path(index))
 	if err != nil {

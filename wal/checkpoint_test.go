@@ -153,3 +153,39 @@ func TestCheckpointsDamaged(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckpointsDropFallback: DropFallback keeps the newest checkpoint
+// alone, after reading it back; a newest that does not read back is set
+// aside and the fallback kept.
+func TestCheckpointsDropFallback(t *testing.T) {
+	dir := t.TempDir()
+	c := openCheckpoints(t, dir, "")
+	if _, err := c.DropFallback(); !errors.Is(err, ErrNoCheckpoint) {
+		t.Fatalf("DropFallback with no checkpoint: %v, want ErrNoCheckpoint", err)
+	}
+	for _, i := range []uint64{10, 20} {
+		if err := c.Save(i, state(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	floor, err := c.DropFallback()
+	if err != nil || floor != 20 {
+		t.Fatalf("DropFallback = %d, %v; want 20", floor, err)
+	}
+	checkLatest(t, c, 20, 20)
+	if got, want := ckptFiles(t, dir), []string{fmt.Sprintf("ckpt-%020d", 20)}; !slices.Equal(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+	if floor, err := c.DropFallback(); err != nil || floor != 20 {
+		t.Fatalf("DropFallback again = %d, %v; want 20", floor, err)
+	}
+
+	if err := c.Save(30, state(30)); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, fmt.Sprintf("ckpt-%020d", 30)), []byte("torn"))
+	if _, err := c.DropFallback(); err == nil {
+		t.Fatal("DropFallback with a damaged newest succeeded")
+	}
+	checkLatest(t, c, 20, 20)
+}

@@ -235,6 +235,9 @@ func (l *Log) Size() int64 { return l.size.Load() }
 // drops entries to make room: callers hold their sources instead.
 func (l *Log) Full() bool { return l.opts.MaxSize > 0 && l.Size() >= l.opts.MaxSize }
 
+// MaxSize is the cap Full reports against, 0 for none.
+func (l *Log) MaxSize() int64 { return l.opts.MaxSize }
+
 // Quarantined counts the distinct damaged records found since Open, by the
 // repair scan or by Read.
 func (l *Log) Quarantined() int {
