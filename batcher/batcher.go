@@ -601,6 +601,7 @@ func (b *Batcher) add(bt *batch, q queued) {
 		bt.unacked++
 		if m.Dup && b.seen.has(m.Fingerprint) {
 			b.stats.Deduped.Add(1)
+			m.ReleasePoints()
 			return
 		}
 		b.seen.add(m.Fingerprint)
@@ -608,6 +609,8 @@ func (b *Batcher) add(bt *batch, q queued) {
 	}
 	bt.points = append(bt.points, m.Points...)
 	bt.n += m.N
+	// The message waits in bt.msgs for its ack; its points need not.
+	m.ReleasePoints()
 }
 
 // write appends entries and makes them durable, retrying on failure (a

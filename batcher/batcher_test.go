@@ -81,7 +81,9 @@ func msg(i int, qos byte, onAck func(*ingest.Message)) *ingest.Message {
 	m := &ingest.Message{Topic: "t", QoS: qos, MessageID: uint16(i), Points: []byte(line), N: 1,
 		Fingerprint: ingest.Fingerprint("t", []byte(line), uint16(i))}
 	if onAck != nil {
-		m.SetAck(func() { onAck(m) })
+		// The batcher releases Points once it has copied them: the callback
+		// gets them back to see what was acked.
+		m.SetAck(func() { m.Points = []byte(line); onAck(m) })
 	}
 	return m
 }
@@ -357,5 +359,25 @@ func TestMinInterval(t *testing.T) {
 			t.Errorf("min_interval %s: %d syncs in %s (at most %d), %d acks before their sync", tc.interval, syncs, elapsed, maxSyncs, early)
 		}
 		t.Logf("min_interval %s: %d messages in %d syncs", tc.interval, n, syncs)
+	}
+}
+
+// TestPointsReleased: once a message's points are copied into a batch the
+// batcher hands them back (ReleasePoints), before the message is acked.
+func TestPointsReleased(t *testing.T) {
+	b := New(testConfig(), &fakeLog{}, Options{Fsync: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- b.Run(ctx) }()
+	m := msg(1, 1, nil)
+	acked := make(chan []byte, 1)
+	m.SetAck(func() { acked <- m.Points })
+	b.Handle(m)
+	if pts := <-acked; pts != nil {
+		t.Errorf("points still held at the ack: %q", pts)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,9 @@
 package ingest
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Message is one payload received by a source, decoded.
 type Message struct {
@@ -21,6 +24,42 @@ type Message struct {
 
 	ack   func()
 	acked atomic.Bool
+	buf   *[]byte // Points' buffer when it came from pointsPool
+}
+
+// pointsPool holds decode buffers given back by ReleasePoints, so that a
+// steady stream of messages decodes into a few reused buffers instead of
+// one new allocation each (a quarter of all the bytes the agent allocated
+// in a 10-point drain).
+var pointsPool sync.Pool
+
+// maxPooledPoints bounds the buffers kept in pointsPool: a rare huge
+// payload's buffer is left to the GC.
+const maxPooledPoints = 64 << 10
+
+func getPoints() *[]byte {
+	if b, ok := pointsPool.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
+}
+
+func putPoints(b *[]byte) {
+	if cap(*b) <= maxPooledPoints {
+		*b = (*b)[:0]
+		pointsPool.Put(b)
+	}
+}
+
+// ReleasePoints tells the source that Points has been copied and will not
+// be read again: Points is nil afterwards and its buffer may be reused for
+// a later message. The message itself (its ack) stays valid.
+func (m *Message) ReleasePoints() {
+	m.Points = nil
+	if b := m.buf; b != nil {
+		m.buf = nil
+		putPoints(b)
+	}
 }
 
 // Ack acknowledges the message to the broker; it is a no-op for QoS 0 and

@@ -169,8 +169,14 @@ func (s *MQTT) message(ss *session, pm paho.Message) *Message {
 	if r := s.router.Route(topic); r == nil {
 		err = ErrNoRule
 		s.stats.unrouted.Add(1)
-	} else if m.Points, m.N, err = r.Decode(topic, payload, nil); err != nil {
-		s.stats.decodeErrors.Add(1)
+	} else {
+		bp := getPoints()
+		if m.Points, m.N, err = r.Decode(topic, payload, *bp); err != nil {
+			s.stats.decodeErrors.Add(1)
+			putPoints(bp)
+		} else {
+			*bp, m.buf = m.Points, bp
+		}
 	}
 	if err != nil {
 		// Passed on all the same, with no points, so that its ack goes out
