@@ -599,7 +599,7 @@ func (b *Batcher) add(bt *batch, q queued) {
 	if m.QoS > 0 {
 		bt.msgs = append(bt.msgs, m)
 		bt.unacked++
-		if m.Dup && b.seen.has(m.Fingerprint) {
+		if m.Dup && (b.seen.has(m.Fingerprint) || m.LegacyFingerprint != 0 && b.seen.has(m.LegacyFingerprint)) {
 			b.stats.Deduped.Add(1)
 			m.ReleasePoints()
 			return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -190,6 +191,37 @@ func TestRedeliveryDedupe(t *testing.T) {
 	}
 	if len(log.entries) != 2 {
 		t.Fatalf("log has %d entries, want 2 (the original and the new DUP)", len(log.entries))
+	}
+}
+
+// TestRedeliveryDedupeLegacy: a message logged by an earlier version (its
+// fingerprint the legacy one) and redelivered after the upgrade is still
+// recognized, by the legacy fingerprint the source sets on long DUPs.
+func TestRedeliveryDedupeLegacy(t *testing.T) {
+	log := &fakeLog{}
+	b := New(testConfig(), log, Options{Fsync: true})
+	payload := []byte(strings.Repeat("m,k=v f=1i 2\n", 8)) // over 64 bytes
+	legacy := ingest.LegacyFingerprint("t", payload, 1)
+	if legacy == ingest.Fingerprint("t", payload, 1) {
+		t.Fatal("the test needs a payload whose fingerprints differ")
+	}
+	old := msg(1, 1, nil)
+	old.Fingerprint = legacy // as the earlier version logged it
+	commitNow(t, b, old)
+
+	b = New(testConfig(), log, Options{Fsync: true})
+	redelivered := msg(1, 1, nil)
+	redelivered.Dup = true
+	redelivered.Fingerprint, redelivered.LegacyFingerprint = ingest.Fingerprint("t", payload, 1), legacy
+	other := msg(2, 1, nil)
+	other.Dup = true // its original never reached the log
+	other.Fingerprint, other.LegacyFingerprint = ingest.Fingerprint("t", payload, 2), ingest.LegacyFingerprint("t", payload, 2)
+	commitNow(t, b, redelivered, other)
+	if got := b.Stats().Deduped.Load(); got != 1 {
+		t.Fatalf("deduped = %d, want 1", got)
+	}
+	if len(log.entries) != 2 {
+		t.Fatalf("log has %d entries, want 2 (the original, then the other DUP)", len(log.entries))
 	}
 }
 

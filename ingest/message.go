@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"hash/crc32"
 	"sync"
 	"sync/atomic"
 )
@@ -16,6 +17,10 @@ type Message struct {
 	// Fingerprint identifies a redelivery of this exact message: see
 	// Fingerprint. It is 0 for QoS 0, which is never redelivered.
 	Fingerprint uint64
+	// LegacyFingerprint is set on a redelivery (Dup) whose payload is over
+	// 64 bytes: the fingerprint an earlier version would have logged its
+	// original under (see LegacyFingerprint); 0 otherwise.
+	LegacyFingerprint uint64
 	// Points is the decoded line protocol; nil when the payload was
 	// quarantined (it must still be acked, in order).
 	Points []byte
@@ -98,8 +103,19 @@ const (
 	fnvPrime64  = 1099511628211
 )
 
-// Fingerprint is the FNV-1a 64 hash of topic, a zero byte, payload and the
-// MQTT packet identifier (big-endian).
+// fingerprintBytewise is the longest payload Fingerprint hashes byte by
+// byte; longer ones are folded in as two CRC-32s.
+const fingerprintBytewise = 64
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Fingerprint identifies a message for redelivery dedupe: an FNV-1a 64
+// hash of topic, a zero byte, the payload and the MQTT packet identifier
+// (big-endian). A payload longer than 64 bytes enters it as one 64-bit word,
+// its CRC-32C and its CRC-32 (IEEE) side by side, instead of byte by byte:
+// FNV-1a costs a multiplication per byte (6.7 µs for a 100-point payload)
+// where the CRCs run at several bytes per cycle on amd64 and arm64. Up to
+// 64 bytes it is plain FNV-1a, the same as LegacyFingerprint.
 //
 // The DESIGN names topic and payload; the packet id is included because
 // identical readings (same topic, same payload "21.5") are common, and a
@@ -107,15 +123,43 @@ const (
 // reading. A broker redelivers an unacknowledged message with its original
 // packet id, and does not reuse that id while the message is unacknowledged.
 func Fingerprint(topic string, payload []byte, packetID uint16) uint64 {
-	h := uint64(fnvOffset64)
-	for i := 0; i < len(topic); i++ {
-		h = (h ^ uint64(topic[i])) * fnvPrime64
-	}
+	h := fnvString(fnvOffset64, topic)
 	h *= fnvPrime64 // the zero separator: h ^ 0 == h
-	for _, c := range payload {
+	if len(payload) <= fingerprintBytewise {
+		h = fnvBytes(h, payload)
+	} else {
+		h ^= uint64(crc32.Checksum(payload, castagnoli))<<32 | uint64(crc32.ChecksumIEEE(payload))
+		h *= fnvPrime64
+	}
+	return fnvID(h, packetID)
+}
+
+// LegacyFingerprint is the fingerprint agents before this one logged:
+// FNV-1a 64 over every byte of topic, a zero byte, payload and packet id.
+// It differs from Fingerprint only for payloads over 64 bytes. A message
+// logged by an earlier version and redelivered after an upgrade carries it
+// (Message.LegacyFingerprint) so that the dedupe still recognizes it.
+func LegacyFingerprint(topic string, payload []byte, packetID uint16) uint64 {
+	h := fnvString(fnvOffset64, topic)
+	h *= fnvPrime64
+	return fnvID(fnvBytes(h, payload), packetID)
+}
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime64
+	}
+	return h
+}
+
+func fnvBytes(h uint64, b []byte) uint64 {
+	for _, c := range b {
 		h = (h ^ uint64(c)) * fnvPrime64
 	}
-	h = (h ^ uint64(packetID>>8)) * fnvPrime64
-	h = (h ^ uint64(packetID&0xff)) * fnvPrime64
 	return h
+}
+
+func fnvID(h uint64, id uint16) uint64 {
+	h = (h ^ uint64(id>>8)) * fnvPrime64
+	return (h ^ uint64(id&0xff)) * fnvPrime64
 }

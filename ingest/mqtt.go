@@ -158,6 +158,9 @@ func (s *MQTT) message(ss *session, pm paho.Message) *Message {
 		Retained: pm.Retained(), MessageID: pm.MessageID(), Size: len(payload)}
 	if m.QoS > 0 {
 		m.Fingerprint = Fingerprint(topic, payload, m.MessageID)
+		if m.Dup && len(payload) > fingerprintBytewise {
+			m.LegacyFingerprint = LegacyFingerprint(topic, payload, m.MessageID)
+		}
 		m.SetAck(func() {
 			pm.Ack()
 			ss.acked()

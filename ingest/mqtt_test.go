@@ -235,7 +235,8 @@ func TestMQTTRedeliversUnacked(t *testing.T) {
 		ingest.SetAckGrace(src, 50*time.Millisecond)
 		stop := runSource(t, src)
 		holder.waitUp(t, 1)
-		payloads := []string{"21.5", "21.5", "22", "not a number"}
+		long := "21.5" + strings.Repeat("0", 70) // over 64 bytes: a legacy fingerprint on redelivery
+		payloads := []string{"21.5", "21.5", "22", "not a number", long}
 		ingesttest.Publish(t, url, "v/hall/temp", 1, payloads...)
 		first := holder.waitMessages(t, len(payloads))
 		if st := src.Stats(); st.Unacked != int64(len(payloads)) {
@@ -257,6 +258,14 @@ func TestMQTTRedeliversUnacked(t *testing.T) {
 			orig := byID[m.MessageID]
 			if orig == nil || !m.Dup || m.Fingerprint != orig.Fingerprint || string(m.Points) != string(orig.Points) {
 				t.Errorf("redelivery %d: %+v, original %+v", i, m, orig)
+			}
+			want := uint64(0)
+			if m.Size > 64 {
+				want = ingest.LegacyFingerprint("v/hall/temp", []byte(long), m.MessageID)
+			}
+			if m.LegacyFingerprint != want || orig != nil && orig.LegacyFingerprint != 0 {
+				t.Errorf("redelivery %d (%d bytes): legacy fingerprint %x, want %x; original's %x",
+					i, m.Size, m.LegacyFingerprint, want, orig.LegacyFingerprint)
 			}
 			if inOrder && m.MessageID != first[i].MessageID {
 				t.Errorf("redelivery %d is message %d, want %d", i, m.MessageID, first[i].MessageID)
