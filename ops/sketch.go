@@ -5,14 +5,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-
-	"github.com/DataDog/sketches-go/ddsketch"
-	enc "github.com/DataDog/sketches-go/ddsketch/encoding"
-	"github.com/DataDog/sketches-go/ddsketch/mapping"
 )
 
 // Percentiles come from a DDSketch (see sketch: ours, with the mapping and
-// the encoding of github.com/DataDog/sketches-go) with a
+// the encoding of github.com/DataDog/sketches-go, see sketch_enc.go) with a
 // logarithmic mapping of relative accuracy sketchAccuracy: pNN returns, for
 // x the value of rank ⌊q·(n−1)⌋ (0-based, ascending, q = NN/100: the lower
 // of two neighbours, as DDSketch ranks), an x̂ with |x̂ − x| ≤ 0.01·|x|.
@@ -30,13 +26,7 @@ const (
 )
 
 // sketchMapping is shared by every sketch: it is immutable.
-var sketchMapping = func() *mapping.LogarithmicMapping {
-	m, err := mapping.NewLogarithmicMapping(sketchAccuracy)
-	if err != nil {
-		panic(err) // a constant accuracy in (0,1) cannot fail
-	}
-	return m
-}()
+var sketchMapping = newLogMapping(sketchAccuracy)
 
 // sketch is a DDSketch of sketchMapping whose stores are tightStores:
 // the positive store inline, the negative one allocated at the first
@@ -55,12 +45,12 @@ func newSketch() *sketch { return &sketch{pos: tightStore{maxBins: sketchMaxBins
 // add adds finite v, clamping its magnitude into the indexable range as
 // sketchesgo would reject it.
 func (s *sketch) add(v float64) {
-	m := sketchMapping
+	m := &sketchMapping
 	switch {
-	case v > m.MinIndexableValue():
-		s.pos.Add(m.Index(min(v, m.MaxIndexableValue())))
-	case v < -m.MinIndexableValue():
-		s.negative().Add(m.Index(min(-v, m.MaxIndexableValue())))
+	case v > m.minIndexable:
+		s.pos.Add(m.index(min(v, m.maxIndexable)))
+	case v < -m.minIndexable:
+		s.negative().Add(m.index(min(-v, m.maxIndexable)))
 	default:
 		s.zero++
 	}
@@ -87,9 +77,9 @@ func (s *sketch) empty() bool { return s.zero == 0 && s.pos.IsEmpty() && s.negCo
 
 // merge adds o's counts to s.
 func (s *sketch) merge(o *sketch) {
-	s.pos.MergeWith(&o.pos)
+	s.pos.mergeFrom(&o.pos)
 	if o.negCount() != 0 {
-		s.negative().MergeWith(o.neg)
+		s.negative().mergeFrom(o.neg)
 	}
 	s.zero += o.zero
 }
@@ -99,7 +89,7 @@ func (s *sketch) clone() *sketch {
 	c := &sketch{pos: s.pos, zero: s.zero}
 	c.pos.bins = slices.Clone(s.pos.bins)
 	if s.neg != nil {
-		c.neg = s.neg.Copy().(*tightStore)
+		c.neg = s.neg.clone()
 	}
 	return c
 }
@@ -108,29 +98,12 @@ func (s *sketch) clone() *sketch {
 // mapping: the zero count if any, then the non-empty stores.
 func (s *sketch) encode(b *[]byte) {
 	if s.zero != 0 {
-		enc.EncodeFlag(b, enc.FlagZeroCountVarFloat)
-		enc.EncodeVarfloat64(b, s.zero)
+		*b = appendVarfloat(append(*b, flagZeroCount), s.zero)
 	}
-	s.pos.Encode(b, enc.FlagTypePositiveStore)
+	*b = s.pos.encode(*b, flagTypePositive)
 	if s.neg != nil {
-		s.neg.Encode(b, enc.FlagTypeNegativeStore)
+		*b = s.neg.encode(*b, flagTypeNegative)
 	}
-}
-
-// decodeSketch reads what encode (or the DDSketch of earlier versions)
-// wrote; the library's decoder fills the stores.
-func decodeSketch(b []byte) (*sketch, error) {
-	s := newSketch()
-	neg := newTightStore(sketchMaxBins)
-	dd := ddsketch.NewDDSketch(sketchMapping, &s.pos, neg)
-	if err := dd.DecodeAndMergeWith(b); err != nil {
-		return nil, err
-	}
-	s.zero = dd.GetZeroCount()
-	if !neg.IsEmpty() {
-		s.neg = neg
-	}
-	return s, nil
 }
 
 // quantile returns the value of rank ⌊q·(n−1)⌋ (0-based, ascending) of s,
@@ -139,15 +112,18 @@ func decodeSketch(b []byte) (*sketch, error) {
 // fractional rank among negative values and the lower among positive ones.
 func (s *sketch) quantile(q, lo, hi float64) float64 {
 	nNeg, nZero := s.negCount(), s.zero
-	rank := math.Floor(q * (nNeg + nZero + s.pos.count - 1))
+	// Counts decoded from a damaged checkpoint may be fractional or
+	// negative: a rank below 0 would ask the negative store of a sketch
+	// that has none.
+	rank := max(math.Floor(q*(nNeg+nZero+s.pos.count-1)), 0)
 	var v float64
 	switch {
 	case rank < nNeg: // the negative store is ordered by |v|
-		v = -sketchMapping.Value(s.neg.KeyAtRank(nNeg - 1 - rank))
+		v = -sketchMapping.value(s.neg.KeyAtRank(nNeg - 1 - rank))
 	case rank < nNeg+nZero:
 		v = 0
 	default:
-		v = sketchMapping.Value(s.pos.KeyAtRank(rank - nNeg - nZero))
+		v = sketchMapping.value(s.pos.KeyAtRank(rank - nNeg - nZero))
 	}
 	return min(max(v, lo), hi)
 }

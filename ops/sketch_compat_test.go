@@ -21,7 +21,7 @@ import (
 type refSketch struct{ *ddsketch.DDSketch }
 
 func newRefSketch() refSketch {
-	return refSketch{ddsketch.NewDDSketch(sketchMapping, newTightStore(sketchMaxBins), newTightStore(sketchMaxBins))}
+	return refSketch{ddsketch.NewDDSketch(libMapping, newTightStore(sketchMaxBins), newTightStore(sketchMaxBins))}
 }
 
 func (r refSketch) add(v float64) {

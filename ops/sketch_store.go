@@ -1,20 +1,13 @@
 package ops
 
-import (
-	"errors"
-	"math"
-
-	enc "github.com/DataDog/sketches-go/ddsketch/encoding"
-	"github.com/DataDog/sketches-go/ddsketch/pb/sketchpb"
-	"github.com/DataDog/sketches-go/ddsketch/store"
-)
+import "math"
 
 // tightStore is a sketch store with the behaviour of sketches-go's
 // CollapsingLowestDenseStore (bins of consecutive indexes; once the indexes
 // span more than maxBins, the lowest are merged into the lowest bin kept)
 // but a bin array sized to the indexes in use. The library's stores add 64
 // spare bins to every array: 600 bytes per sketch whose values span ten
-// bins, the bulk of a window group's memory with a percentile. Its Encode
+// bins, the bulk of a window group's memory with a percentile. Its encode
 // writes the bytes the library's store writes for the same bins.
 //
 // Its fields are packed so that a window group's sketch stays small:
@@ -38,15 +31,10 @@ func (s *tightStore) min() int { return int(s.lo) }
 // newTightStore returns an empty store of at most maxBins (1…65535) bins.
 func newTightStore(maxBins int) *tightStore { return &tightStore{maxBins: uint16(maxBins)} }
 
-var _ store.Store = (*tightStore)(nil)
-
 func (s *tightStore) max() int { return s.min() + len(s.bins) - 1 }
 
 // Add adds one at index.
 func (s *tightStore) Add(index int) { s.AddWithCount(index, 1) }
-
-// AddBin adds a bin's count at its index.
-func (s *tightStore) AddBin(b store.Bin) { s.AddWithCount(b.Index(), b.Count()) }
 
 // AddWithCount adds count at index, growing the bins or collapsing the
 // lowest ones as the library's collapsing-lowest store does.
@@ -103,22 +91,6 @@ func (s *tightStore) collapse(lo int) {
 	s.bins, s.lo = kept, int32(lo)
 }
 
-// Bins returns the non-empty bins on a channel, lowest index first.
-func (s *tightStore) Bins() <-chan store.Bin {
-	ch := make(chan store.Bin)
-	go func() {
-		defer close(ch)
-		s.ForEach(func(index int, count float64) bool {
-			b, err := store.NewBin(index, count)
-			if err == nil {
-				ch <- *b
-			}
-			return false
-		})
-	}()
-	return ch
-}
-
 // ForEach calls f for the non-empty bins, lowest index first, until it
 // returns true.
 func (s *tightStore) ForEach(f func(index int, count float64) (stop bool)) {
@@ -129,41 +101,15 @@ func (s *tightStore) ForEach(f func(index int, count float64) (stop bool)) {
 	}
 }
 
-// Copy returns a deep copy.
-func (s *tightStore) Copy() store.Store {
+// clone returns a deep copy.
+func (s *tightStore) clone() *tightStore {
 	c := *s
 	c.bins = append([]float64(nil), s.bins...)
 	return &c
 }
 
-// Clear empties s.
-func (s *tightStore) Clear() {
-	s.bins, s.count, s.lo, s.collapsed = s.bins[:0], 0, 0, false
-}
-
 // IsEmpty reports whether s holds no count.
 func (s *tightStore) IsEmpty() bool { return s.count == 0 }
-
-var errEmptyStore = errors.New("empty sketch store has no index")
-
-// MaxIndex returns the highest index.
-func (s *tightStore) MaxIndex() (int, error) {
-	if s.IsEmpty() {
-		return 0, errEmptyStore
-	}
-	return s.max(), nil
-}
-
-// MinIndex returns the lowest index.
-func (s *tightStore) MinIndex() (int, error) {
-	if s.IsEmpty() {
-		return 0, errEmptyStore
-	}
-	return s.min(), nil
-}
-
-// TotalCount returns the sum of the counts.
-func (s *tightStore) TotalCount() float64 { return s.count }
 
 // KeyAtRank returns the lowest index whose cumulative count exceeds rank
 // (0-based), or the highest index.
@@ -179,85 +125,54 @@ func (s *tightStore) KeyAtRank(rank float64) int {
 	return s.max()
 }
 
-// MergeWith adds the bins of o, lowest index first.
-func (s *tightStore) MergeWith(o store.Store) {
+// mergeFrom adds the bins of o, lowest index first.
+func (s *tightStore) mergeFrom(o *tightStore) {
 	o.ForEach(func(index int, count float64) bool {
 		s.AddWithCount(index, count)
 		return false
 	})
 }
 
-// dense returns the library's dense store of the same bins.
-func (s *tightStore) dense() *store.DenseStore {
-	d := store.NewDenseStore()
-	s.ForEach(func(index int, count float64) bool {
-		d.AddWithCount(index, count)
-		return false
-	})
-	return d
-}
-
-// ToProto returns the protobuf form of the bins.
-func (s *tightStore) ToProto() *sketchpb.Store { return s.dense().ToProto() }
-
-// EncodeProto adds the bins to a protobuf builder.
-func (s *tightStore) EncodeProto(b *sketchpb.StoreBuilder) { s.dense().EncodeProto(b) }
-
-// Reweight multiplies every count by w > 0.
-func (s *tightStore) Reweight(w float64) error {
-	if w <= 0 {
-		return errors.New("can't reweight by a negative factor")
-	}
-	s.count *= w
-	for i := range s.bins {
-		s.bins[i] *= w
-	}
-	return nil
-}
-
-// Encode appends the bins in the library's store encoding: contiguous
-// counts from the lowest index, or index deltas and counts of the
-// non-empty bins, whichever is shorter (contiguous on a tie).
-func (s *tightStore) Encode(b *[]byte, t enc.FlagType) {
+// encode appends the bins in the library's store encoding, under a flag
+// of type t: contiguous counts from the lowest index, or index deltas and
+// counts of the non-empty bins, whichever is shorter (contiguous on a
+// tie).
+func (s *tightStore) encode(b []byte, t byte) []byte {
 	if s.IsEmpty() {
-		return
+		return b
 	}
 	numBins := uint64(len(s.bins))
-	dense := enc.Uvarint64Size(numBins) + enc.Varint64Size(int64(s.min())) + enc.Varint64Size(1)
+	dense := uvarintSize(numBins) + varintSize(int64(s.min())) + varintSize(1)
 	sparse, nonEmpty, prev := 0, uint64(0), s.min()
 	for i, c := range s.bins {
-		size := enc.Varfloat64Size(c)
+		size := varfloatSize(c)
 		dense += size
 		if c != 0 {
 			nonEmpty++
-			sparse += enc.Varint64Size(int64(s.min()+i-prev)) + size
+			sparse += varintSize(int64(s.min()+i-prev)) + size
 			prev = s.min() + i
 		}
 	}
-	sparse += enc.Uvarint64Size(nonEmpty)
+	sparse += uvarintSize(nonEmpty)
 	if dense <= sparse {
-		enc.EncodeFlag(b, enc.NewFlag(t, enc.BinEncodingContiguousCounts))
-		enc.EncodeUvarint64(b, numBins)
-		enc.EncodeVarint64(b, int64(s.min()))
-		enc.EncodeVarint64(b, 1)
+		b = append(b, t|binsContiguous)
+		b = appendUvarint(b, numBins)
+		b = appendVarint(b, int64(s.min()))
+		b = appendVarint(b, 1)
 		for _, c := range s.bins {
-			enc.EncodeVarfloat64(b, c)
+			b = appendVarfloat(b, c)
 		}
-		return
+		return b
 	}
-	enc.EncodeFlag(b, enc.NewFlag(t, enc.BinEncodingIndexDeltasAndCounts))
-	enc.EncodeUvarint64(b, nonEmpty)
+	b = append(b, t|binsDeltasAndCounts)
+	b = appendUvarint(b, nonEmpty)
 	prev = 0
 	for i, c := range s.bins {
 		if c != 0 {
-			enc.EncodeVarint64(b, int64(s.min()+i-prev))
-			enc.EncodeVarfloat64(b, c)
+			b = appendVarint(b, int64(s.min()+i-prev))
+			b = appendVarfloat(b, c)
 			prev = s.min() + i
 		}
 	}
-}
-
-// DecodeAndMergeWith adds encoded bins to s.
-func (s *tightStore) DecodeAndMergeWith(b *[]byte, mode enc.SubFlag) error {
-	return store.DecodeAndMergeWith(s, b, mode)
+	return b
 }
