@@ -238,10 +238,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	var logged int64
 	var last int // bytes of the newest checkpoint this process wrote
 	lastAt := time.Now()
+	// retryAt paces the checkpoints makeRoom asks for after one failed:
+	// without it a failing checkpoint would be tried again at every commit.
+	var retryAt time.Time
 	save := func() {
 		n, err := e.checkpoint()
 		if err != nil {
 			e.logger.Error("checkpoint failed", "err", err)
+			retryAt = time.Now().Add(time.Second)
 			return
 		}
 		saved, last, lastAt = e.next-1, n, time.Now()
@@ -264,7 +268,11 @@ func (e *Engine) Run(ctx context.Context) error {
 				failures = 0
 			}
 			if sizer != nil && ctx.Err() == nil {
-				e.makeRoom(sizer, &saved, logged, save)
+				e.makeRoom(sizer, &saved, logged, func() {
+					if time.Now().After(retryAt) {
+						save()
+					}
+				})
 			}
 		}
 		select {

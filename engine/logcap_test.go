@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,5 +170,54 @@ func TestLogCapFallbackDropped(t *testing.T) {
 	r.start(time.Hour)
 	if got := r.e.Stats().Index.Load(); got != last+1 {
 		t.Errorf("restarted engine at index %d, want %d", got, last+1)
+	}
+}
+
+// failingCkpt is a checkpoint store whose Save always fails.
+type failingCkpt struct {
+	lockedCkpt
+	attempts atomic.Int64
+}
+
+func (c *failingCkpt) Save(uint64, []byte) error {
+	c.attempts.Add(1)
+	return errors.New("disk says no")
+}
+
+// TestLogCapPacesFailingCheckpoints: when the checkpoints the log's growth
+// asks for fail, they are tried again at most once a second, not at every
+// commit (each one encodes the whole state).
+func TestLogCapPacesFailingCheckpoints(t *testing.T) {
+	log := &sizedLog{max: 1000}
+	ck := &failingCkpt{}
+	cc := CheckpointConfig{Interval: time.Hour, LogRatio: 2, MaxInterval: time.Hour}
+	e, err := New(Config{Site: "s1", Steps: harnessSteps(), Checkpoint: cc},
+		log, map[string]Outbox{"out": &memOutbox{}}, ck, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	start := time.Now()
+	for i := 1; i <= 200; i++ {
+		// memLog is not safe for concurrent use: the engine has applied
+		// entry i-1 (Index), so it reads nothing while i is added.
+		log.add(compatEntry(i))
+		log.size.Add(300) // past a quarter of the cap at every commit
+		e.Notify(uint64(i))
+		waitUntil(t, 10*time.Second, "the entry applied", func() bool { return e.Stats().Index.Load() == uint64(i) })
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	cancel()
+	<-done // shutdown's own checkpoint fails too
+	// One try at the first commit past the quarter, one a second after
+	// each failure, one at shutdown.
+	if n, max := ck.attempts.Load(), int64(elapsed/time.Second)+3; n > max {
+		t.Errorf("%d checkpoint attempts in %s of commits, want at most %d", n, elapsed.Round(time.Millisecond), max)
 	}
 }

@@ -224,11 +224,12 @@ type sizedLog struct {
 	memLog
 	size atomic.Int64
 	full atomic.Bool
+	max  int64 // MaxSize; 0 for none
 }
 
 func (l *sizedLog) Size() int64    { return l.size.Load() }
 func (l *sizedLog) Full() bool     { return l.full.Load() }
-func (l *sizedLog) MaxSize() int64 { return 0 }
+func (l *sizedLog) MaxSize() int64 { return l.max }
 
 // TestRunLogRatio: with checkpoint.log_ratio, a tick after new entries
 // writes a checkpoint only once the log has grown by log_ratio times the
