@@ -45,24 +45,30 @@ func openLogCapRig(t *testing.T, dir string, maxSize int64) *logCapRig {
 func (r *logCapRig) start(interval time.Duration) {
 	r.t.Helper()
 	cc := CheckpointConfig{Interval: interval, LogRatio: 2, MaxInterval: time.Hour}
-	e, err := New(Config{Site: "s1", Steps: harnessSteps(), Checkpoint: cc, Sync: true},
-		r.log, map[string]Outbox{"out": &memOutbox{}}, r.ck, nil)
+	e, stop := runEngine(r.t, Config{Site: "s1", Steps: harnessSteps(), Checkpoint: cc, Sync: true}, r.log, r.ck)
+	r.e = e
+	r.stop = func() {
+		if err := stop(); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// runEngine makes an engine with one outbox, "out", over log and ck,
+// recovers it and runs it; stop cancels Run and returns what it returned.
+func runEngine(t *testing.T, cfg Config, log Log, ck Checkpointer) (e *Engine, stop func() error) {
+	t.Helper()
+	e, err := New(cfg, log, map[string]Outbox{"out": &memOutbox{}}, ck, nil)
 	if err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if _, err := e.Recover(); err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	r.e = e
-	r.stop = func() {
-		cancel()
-		if err := <-done; err != nil {
-			r.t.Fatal(err)
-		}
-	}
+	return e, func() error { cancel(); return <-done }
 }
 
 // append writes n entries and makes them durable, like a batcher commit,
@@ -191,17 +197,7 @@ func TestLogCapPacesFailingCheckpoints(t *testing.T) {
 	log := &sizedLog{max: 1000}
 	ck := &failingCkpt{}
 	cc := CheckpointConfig{Interval: time.Hour, LogRatio: 2, MaxInterval: time.Hour}
-	e, err := New(Config{Site: "s1", Steps: harnessSteps(), Checkpoint: cc},
-		log, map[string]Outbox{"out": &memOutbox{}}, ck, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Recover(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
+	e, stop := runEngine(t, Config{Site: "s1", Steps: harnessSteps(), Checkpoint: cc}, log, ck)
 	start := time.Now()
 	for i := 1; i <= 200; i++ {
 		// memLog is not safe for concurrent use: the engine has applied
@@ -213,8 +209,7 @@ func TestLogCapPacesFailingCheckpoints(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	cancel()
-	<-done // shutdown's own checkpoint fails too
+	_ = stop() // shutdown's own checkpoint fails too
 	// One try at the first commit past the quarter, one a second after
 	// each failure, one at shutdown.
 	if n, max := ck.attempts.Load(), int64(elapsed/time.Second)+3; n > max {

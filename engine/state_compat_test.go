@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -173,17 +172,7 @@ func (c *lockedCkpt) savedIndexes() []uint64 {
 func TestRunSkipsUnchangedCheckpoint(t *testing.T) {
 	log := &memLog{}
 	ck := &lockedCkpt{}
-	e, err := New(Config{Site: "s1", Steps: harnessSteps(), Checkpoint: CheckpointConfig{Interval: time.Millisecond}},
-		log, map[string]Outbox{"out": &memOutbox{}}, ck, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Recover(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
+	e, stop := runEngine(t, Config{Site: "s1", Steps: harnessSteps(), Checkpoint: CheckpointConfig{Interval: time.Millisecond}}, log, ck)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
 		for range 5000 {
@@ -210,8 +199,7 @@ func TestRunSkipsUnchangedCheckpoint(t *testing.T) {
 	if got := ck.savedIndexes(); len(got) != 1 || got[0] != 2 {
 		t.Fatalf("saved %v, want [2]: one checkpoint, none for the idle ticks after it", got)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if got := ck.savedIndexes(); len(got) != 2 || got[1] != 2 {
@@ -238,17 +226,7 @@ func TestRunLogRatio(t *testing.T) {
 	log := &sizedLog{}
 	ck := &lockedCkpt{}
 	cc := CheckpointConfig{Interval: time.Millisecond, LogRatio: 2, MaxInterval: time.Hour}
-	e, err := New(Config{Site: "s1", Steps: harnessSteps(), Checkpoint: cc},
-		log, map[string]Outbox{"out": &memOutbox{}}, ck, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Recover(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
+	e, stop := runEngine(t, Config{Site: "s1", Steps: harnessSteps(), Checkpoint: cc}, log, ck)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
 		for range 5000 {
@@ -296,8 +274,7 @@ func TestRunLogRatio(t *testing.T) {
 	if got := ck.savedIndexes(); got[2] != 8 {
 		t.Fatalf("saved %v, want [3 6 8]", got)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
