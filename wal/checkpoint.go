@@ -222,11 +222,12 @@ func (c *Checkpoints) DropFallback() (uint64, error) {
 		c.indexes = c.indexes[:n-1]
 		return 0, fmt.Errorf("wal: newest checkpoint %d does not read back, fallback kept: %w", newest, err)
 	}
-	for _, idx := range c.indexes[:n-1] {
-		delete(c.verified, idx)
+	for i, idx := range c.indexes[:n-1] {
 		if err := os.Remove(c.path(idx)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			c.indexes = c.indexes[i:] // those before are gone
 			return 0, fmt.Errorf("wal: delete checkpoint %d: %w", idx, err)
 		}
+		delete(c.verified, idx)
 	}
 	c.indexes = []uint64{newest}
 	return newest, syncDir(c.dir)
