@@ -38,6 +38,13 @@ type Options struct {
 	// entry before it is synced (wal.durability: fsync): entries that were
 	// handed on must never disappear.
 	RollbackUnsynced bool
+	// WholeSegments makes TruncateFront drop only whole segment files: the
+	// entries below the index asked for that share a segment with it stay
+	// (at most a segment of them), and no segment is ever rewritten.
+	// tidwall's own TruncateFront copies the rest of the segment holding
+	// the index to a new file, which at low rates doubles the bytes the
+	// ingest log writes to the disk.
+	WholeSegments bool
 }
 
 const defaultSegmentSize = 8 << 20
@@ -465,17 +472,28 @@ func (l *Log) readRaw(index uint64) (data []byte, err error) {
 // TruncateFront drops the entries below index. It never drops the last
 // entry (index is clamped to LastIndex) and does nothing when index <=
 // FirstIndex. tidwall rewrites the rest of the segment holding index, so
-// call it sparingly (per checkpoint, not per entry).
+// call it sparingly (per checkpoint, not per entry). With
+// Options.WholeSegments it drops only the segments whose entries are all
+// below index and rewrites nothing; FirstIndex is then the first index of
+// the segment holding index.
 func (l *Log) TruncateFront(index uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return ErrClosed
 	}
+	if l.reopenPending {
+		if err := l.recoverLocked(); err != nil {
+			return err
+		}
+	}
 	first, last := l.first.Load(), l.last.Load()
 	index = min(index, last)
 	if last < first || index <= first {
 		return nil
+	}
+	if l.opts.WholeSegments {
+		return l.dropSegments(index)
 	}
 	before, _ := listSegments(l.dir)
 	l.syncs.Add(2) // the rewritten segment, then the directory
@@ -491,6 +509,62 @@ func (l *Log) TruncateFront(index uint64) error {
 		l.tailSize = tail.size
 	}
 	return l.resize()
+}
+
+// dropSegments removes the segment files that hold only entries below
+// index, oldest first, so that a crash in between leaves a log without a
+// gap, and reopens tidwall on the rest: tidwall keeps its list of segments
+// in memory, and only its own TruncateFront, which rewrites, changes it.
+// Reopening reads the tail segment back; it costs a read, not a write.
+// l.mu must be held.
+func (l *Log) dropSegments(index uint64) error {
+	segs, err := listSegments(l.dir)
+	if err != nil {
+		return fmt.Errorf("wal: truncate front: %w", err)
+	}
+	n := 0 // the segments to remove: all below the one holding index
+	for n+1 < len(segs) && segs[n+1].index <= index {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	l.twMu.Lock()
+	// tidwall syncs its tail segment when it closes. A failure there is a
+	// failed sync: recovery rolls the log back and reopens it.
+	l.syncs.Add(1)
+	if err := l.tw.Close(); err != nil {
+		l.twMu.Unlock()
+		werr := fmt.Errorf("wal: truncate front: close: %w", err)
+		if rerr := l.recoverLocked(); rerr != nil {
+			return errors.Join(werr, rerr)
+		}
+		return werr
+	}
+	defer l.twMu.Unlock()
+	// Everything appended is durable now (l.mu keeps appends out since
+	// segs was listed), and the tail segment stays: it is the rollback point.
+	tail := segs[len(segs)-1]
+	l.durable = segPos{tail.index, tail.size}
+	l.reopenPending = true // until tidwall is open again
+	var rmErr error
+	for _, s := range segs[:n] {
+		if rmErr = os.Remove(s.path); rmErr != nil {
+			break
+		}
+	}
+	l.syncs.Add(1) // the directory
+	if err := syncDir(l.dir); err != nil {
+		rmErr = errors.Join(rmErr, err)
+	}
+	if err := l.openTidwall(); err != nil {
+		return errors.Join(fmt.Errorf("wal: truncate front: reopen: %w", err), rmErr)
+	}
+	l.reopenPending = false
+	if rmErr != nil {
+		return fmt.Errorf("wal: truncate front to %d: %w", index, rmErr)
+	}
+	return nil
 }
 
 // failed reports whether the log is waiting to be reopened after a failed

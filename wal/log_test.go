@@ -174,34 +174,111 @@ func TestLogTruncateFront(t *testing.T) {
 		{"last", 50, 50},
 		{"past last clamps", 1000, 50},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			l, _ := openLog(t, dir, Options{SegmentSize: 256})
-			appendRange(t, l, 1, 50)
-			before := l.Size()
-			if err := l.TruncateFront(tt.index); err != nil {
-				t.Fatal(err)
-			}
-			if l.FirstIndex() != tt.wantFirst || l.LastIndex() != 50 {
-				t.Fatalf("first %d last %d, want %d, 50", l.FirstIndex(), l.LastIndex(), tt.wantFirst)
-			}
-			if l.Size() != diskSize(t, dir) || (tt.wantFirst > 1) != (l.Size() < before) {
-				t.Fatalf("Size %d (before %d), files hold %d", l.Size(), before, diskSize(t, dir))
-			}
-			var e Entry
-			if err := l.Read(tt.wantFirst-1, &e); tt.wantFirst > 1 && !errors.Is(err, ErrNotFound) {
-				t.Fatalf("Read below first = %v", err)
-			}
-			checkRange(t, l, tt.wantFirst, 50)
-			l.Close()
-			l, _ = openLog(t, dir, Options{SegmentSize: 256})
-			if l.FirstIndex() != tt.wantFirst || l.LastIndex() != 50 {
-				t.Fatalf("after reopen first %d last %d", l.FirstIndex(), l.LastIndex())
-			}
-			appendRange(t, l, 51, 52)
-			checkRange(t, l, tt.wantFirst, 52)
-		})
+	for _, whole := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/whole=%v", tt.name, whole), func(t *testing.T) {
+				dir := t.TempDir()
+				opts := Options{SegmentSize: 256, WholeSegments: whole}
+				l, _ := openLog(t, dir, opts)
+				appendRange(t, l, 1, 50)
+				before := l.Size()
+				segs, err := listSegments(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantFirst := tt.wantFirst
+				if whole { // the first index of the segment holding it
+					for _, s := range segs {
+						if s.index <= tt.wantFirst {
+							wantFirst = s.index
+						}
+					}
+				}
+				infos := map[string]os.FileInfo{}
+				for _, s := range segs {
+					infos[s.path], _ = os.Stat(s.path)
+				}
+				if err := l.TruncateFront(tt.index); err != nil {
+					t.Fatal(err)
+				}
+				if l.FirstIndex() != wantFirst || l.LastIndex() != 50 {
+					t.Fatalf("first %d last %d, want %d, 50", l.FirstIndex(), l.LastIndex(), wantFirst)
+				}
+				if l.Size() != diskSize(t, dir) || (wantFirst > 1) != (l.Size() < before) {
+					t.Fatalf("Size %d (before %d), files hold %d", l.Size(), before, diskSize(t, dir))
+				}
+				if whole { // segments are removed or left as they were, never rewritten
+					after, err := listSegments(dir)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, s := range after {
+						fi, err := os.Stat(s.path)
+						if err != nil || infos[s.path] == nil || !os.SameFile(fi, infos[s.path]) || fi.Size() != infos[s.path].Size() {
+							t.Fatalf("segment %s was rewritten or is new", filepath.Base(s.path))
+						}
+					}
+				}
+				var e Entry
+				if err := l.Read(wantFirst-1, &e); wantFirst > 1 && !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Read below first = %v", err)
+				}
+				checkRange(t, l, wantFirst, 50)
+				appendRange(t, l, 51, 51) // the reopened tidwall appends in place
+				checkRange(t, l, wantFirst, 51)
+				l.Close()
+				l, _ = openLog(t, dir, opts)
+				if l.FirstIndex() != wantFirst || l.LastIndex() != 51 {
+					t.Fatalf("after reopen first %d last %d", l.FirstIndex(), l.LastIndex())
+				}
+				appendRange(t, l, 52, 53)
+				checkRange(t, l, wantFirst, 53)
+			})
+		}
+	}
+}
+
+// TestLogWholeSegmentsRollback: a failed sync after a truncation of whole
+// segments that removed the segment of the last Sync cuts the log back to
+// where the truncation left it (tidwall syncs its tail when it closes),
+// and keeps every segment that was not truncated.
+func TestLogWholeSegmentsRollback(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 256, WholeSegments: true, RollbackUnsynced: true}
+	l, _ := openLog(t, dir, opts)
+	appendRange(t, l, 1, 10)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	appendRange(t, l, 11, 50) // not synced by Sync
+	// The segment holding the last Sync's position goes.
+	if err := l.TruncateFront(45); err != nil {
+		t.Fatal(err)
+	}
+	first := l.FirstIndex()
+	if first <= 10 || first > 45 {
+		t.Fatalf("FirstIndex %d after TruncateFront(45)", first)
+	}
+	appendRange(t, l, 51, 70) // crosses segments; their sync fails
+	boom := errors.New("EIO")
+	l.syncHook = func() error { return boom }
+	if err := l.Sync(); !errors.Is(err, boom) {
+		t.Fatalf("Sync = %v, want the injected error", err)
+	}
+	l.syncHook = nil
+	if l.FirstIndex() != first || l.LastIndex() != 50 {
+		t.Fatalf("after the failed sync: entries %d..%d, want %d..50", l.FirstIndex(), l.LastIndex(), first)
+	}
+	checkRange(t, l, first, 50)
+	appendRange(t, l, 51, 60)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l, _ = openLog(t, dir, opts)
+	checkRange(t, l, first, 60)
+	if l.LastIndex() != 60 {
+		t.Fatalf("LastIndex %d after reopen, want 60", l.LastIndex())
 	}
 }
 

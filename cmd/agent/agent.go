@@ -102,9 +102,12 @@ func (a *agent) openStorage() error {
 	}
 	// With fsync durability nothing reads an entry before its sync, so a
 	// failed write or sync (a full disk) rolls the log back to the last
-	// sync and the batcher writes the same batch again when it can.
+	// sync and the batcher writes the same batch again when it can. The
+	// engine truncates whole segments: a checkpoint then removes files and
+	// writes nothing.
 	opts := wal.Options{SegmentSize: int64(a.cfg.WAL.SegmentSize), MaxSize: int64(a.cfg.WAL.MaxSize),
-		Quarantine: qdir, Logger: a.logger, RollbackUnsynced: a.cfg.WAL.Durability == wal.DurabilityFsync}
+		Quarantine: qdir, Logger: a.logger, RollbackUnsynced: a.cfg.WAL.Durability == wal.DurabilityFsync,
+		WholeSegments: true}
 	var rep wal.Repair
 	if a.log, rep, err = wal.Open(filepath.Join(dir, dirLog), opts); err != nil {
 		return fmt.Errorf("ingest log: %w", err)
