@@ -312,7 +312,8 @@ func TestHeartbeatsAndEpochs(t *testing.T) {
 // checkpoint frees space it commits and acks.
 func TestLogCapHoldsAcks(t *testing.T) {
 	log := &fakeLog{full: true}
-	b := New(testConfig(), log, Options{Fsync: true})
+	cfg := testConfig()
+	b := New(cfg, log, Options{Fsync: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error)
@@ -320,7 +321,7 @@ func TestLogCapHoldsAcks(t *testing.T) {
 	var acked sync.WaitGroup
 	acked.Add(1)
 	b.Handle(msg(1, 1, func(*ingest.Message) { acked.Done() }))
-	time.Sleep(100 * time.Millisecond) // the batcher is waiting for room
+	time.Sleep(cfg.Linger + 100*time.Millisecond) // the batcher is waiting for room
 	if n := log.LastIndex(); n != 0 {
 		t.Fatalf("%d entries written while the log was full", n)
 	}

@@ -56,7 +56,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented in the README.
 func DefaultConfig() Config {
-	return Config{MaxPoints: 50000, MaxBytes: 4 << 20, Linger: 50 * time.Millisecond, FillBytes: 4 << 10, MinInterval: 10 * time.Millisecond,
+	return Config{MaxPoints: 50000, MaxBytes: 4 << 20, Linger: 150 * time.Millisecond, FillBytes: 16 << 10, MinInterval: 10 * time.Millisecond,
 		Queue: 16384, QueueBytes: 4 << 20, Heartbeat: time.Second, Dedupe: 8192}
 }
 

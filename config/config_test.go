@@ -316,7 +316,7 @@ func TestSiteValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Batch.MaxBytes != 4<<20 || c.Batch.Linger != 50*time.Millisecond || c.WAL.MaxSize != 1<<30 {
+	if c.Batch.MaxBytes != 4<<20 || c.Batch.Linger != 150*time.Millisecond || c.WAL.MaxSize != 1<<30 {
 		t.Errorf("batch %+v wal %+v", c.Batch, c.WAL)
 	}
 	if c.GCPercent != 50 {
