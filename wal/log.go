@@ -359,6 +359,11 @@ func (l *Log) Sync() error {
 		return err
 	}
 	if perr == nil {
+		// A whole-segment truncation since the stat may have removed
+		// pos's segment (see dropSegments).
+		if first := l.first.Load(); l.opts.WholeSegments && pos.seg != 0 && pos.seg < first {
+			pos = segPos{first, 0}
+		}
 		l.durable = pos
 	}
 	return nil
@@ -542,10 +547,15 @@ func (l *Log) dropSegments(index uint64) error {
 		return werr
 	}
 	defer l.twMu.Unlock()
-	// Everything appended is durable now (l.mu keeps appends out since
-	// segs was listed), and the tail segment stays: it is the rollback point.
-	tail := segs[len(segs)-1]
-	l.durable = segPos{tail.index, tail.size}
+	// The rollback point stays the last Sync's even though tidwall's close
+	// synced everything: a Sync that fails after this must still cut the
+	// batch its caller will write again. A caller that syncs before it
+	// truncates (the engine reads only synced entries) never removes that
+	// point's segment; should one, nothing before the first segment left
+	// can be cut back to.
+	if l.durable.seg != 0 && l.durable.seg < segs[n].index {
+		l.durable = segPos{segs[n].index, 0}
+	}
 	l.reopenPending = true // until tidwall is open again
 	var rmErr error
 	for _, s := range segs[:n] {
