@@ -92,11 +92,16 @@ type Log struct {
 	durable segPos
 	// reopenPending is set when recovery failed; the next Append or Sync retries it.
 	reopenPending bool
-	// syncHook, when set by a test, replaces tidwall's Sync.
-	syncHook func() error
-	closed   bool
-	batch    tidwall.Batch
-	buf      []byte
+	// syncErr is a failed fsync of the tail outside Sync (tidwall's close
+	// in dropSegments): the next Sync reports it, and rolls back, so that
+	// its caller writes its batch again instead of acking it.
+	syncErr error
+	// syncHook, when set by a test, replaces tidwall's Sync; closeHook
+	// replaces tidwall's Close in dropSegments.
+	syncHook, closeHook func() error
+	closed              bool
+	batch               tidwall.Batch
+	buf                 []byte
 	// batchPeak is the largest batch since l.batch was last let go: the
 	// capacity it holds. The keepers let the buffers go after a burst.
 	batchPeak          int
@@ -325,6 +330,16 @@ func (l *Log) Sync() error {
 		l.mu.Unlock()
 		return ErrClosed
 	}
+	if err := l.syncErr; err != nil {
+		l.syncErr = nil
+		defer l.mu.Unlock()
+		if l.opts.RollbackUnsynced {
+			if rerr := l.recoverLocked(); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+		}
+		return err
+	}
 	if l.reopenPending {
 		if err := l.recoverLocked(); err != nil {
 			l.mu.Unlock()
@@ -535,18 +550,20 @@ func (l *Log) dropSegments(index uint64) error {
 		return nil
 	}
 	l.twMu.Lock()
-	// tidwall syncs its tail segment when it closes. A failure there is a
-	// failed sync: recovery rolls the log back and reopens it.
-	l.syncs.Add(1)
-	if err := l.tw.Close(); err != nil {
-		l.twMu.Unlock()
-		werr := fmt.Errorf("wal: truncate front: close: %w", err)
-		if rerr := l.recoverLocked(); rerr != nil {
-			return errors.Join(werr, rerr)
-		}
-		return werr
-	}
 	defer l.twMu.Unlock()
+	// tidwall syncs its tail segment when it closes. A failure there is a
+	// failed sync of entries whose writer has not synced them yet: the next
+	// Sync reports it (and rolls back) rather than this truncation, so
+	// that the writer writes them again. tidwall stays open.
+	l.syncs.Add(1)
+	closeTW := l.tw.Close
+	if l.closeHook != nil {
+		closeTW = l.closeHook
+	}
+	if err := closeTW(); err != nil {
+		l.syncErr = fmt.Errorf("wal: sync (closing the log to truncate it): %w", err)
+		return fmt.Errorf("wal: truncate front: close: %w", err)
+	}
 	// The rollback point stays the last Sync's even though tidwall's close
 	// synced everything: a Sync that fails after this must still cut the
 	// batch its caller will write again. A caller that syncs before it

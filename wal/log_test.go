@@ -279,6 +279,46 @@ func TestLogWholeSegmentsRollback(t *testing.T) {
 	checkRange(t, l, first, 60)
 }
 
+// TestLogWholeSegmentsCloseFails: when tidwall's sync on close fails
+// during a truncation, the truncation fails and the next Sync reports the
+// failure and rolls back, so that the batch it would have made durable is
+// written again, once.
+func TestLogWholeSegmentsCloseFails(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 256, WholeSegments: true, RollbackUnsynced: true}
+	l, _ := openLog(t, dir, opts)
+	appendRange(t, l, 1, 40)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	appendRange(t, l, 41, 50)
+	boom := errors.New("EIO")
+	l.closeHook = func() error { return boom }
+	if err := l.TruncateFront(41); !errors.Is(err, boom) {
+		t.Fatalf("TruncateFront = %v, want the injected error", err)
+	}
+	l.closeHook = nil
+	if err := l.Sync(); !errors.Is(err, boom) {
+		t.Fatalf("Sync after the failed close = %v, want the injected error", err)
+	}
+	if l.FirstIndex() != 1 || l.LastIndex() != 40 {
+		t.Fatalf("after the failed sync: entries %d..%d, want 1..40", l.FirstIndex(), l.LastIndex())
+	}
+	appendRange(t, l, 41, 50)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.TruncateFront(41); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l, _ = openLog(t, dir, opts)
+	if l.LastIndex() != 50 || l.FirstIndex() <= 1 || l.FirstIndex() > 41 {
+		t.Fatalf("after reopen: entries %d..%d, want ≤41..50", l.FirstIndex(), l.LastIndex())
+	}
+	checkRange(t, l, l.FirstIndex(), 50)
+}
+
 // TestLogWholeSegmentsRollbackPastSync: a truncation past the last Sync
 // (which the engine never asks for) removes the segment holding the
 // rollback point; a failed Sync then cuts back to the first segment left,
