@@ -238,19 +238,28 @@ func TestLogTruncateFront(t *testing.T) {
 	}
 }
 
+// openRollbackLog opens a log in dir that truncates whole segments and
+// rolls back failed syncs, with entries 1..synced synced and
+// synced+1..written appended after that Sync.
+func openRollbackLog(t *testing.T, dir string, synced, written uint64) (*Log, Options) {
+	t.Helper()
+	opts := Options{SegmentSize: 256, WholeSegments: true, RollbackUnsynced: true}
+	l, _ := openLog(t, dir, opts)
+	appendRange(t, l, 1, synced)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	appendRange(t, l, synced+1, written)
+	return l, opts
+}
+
 // TestLogWholeSegmentsRollback: a failed Sync after a truncation of whole
 // segments cuts the log back to the last successful Sync, although
 // tidwall synced everything when the truncation closed it: the caller
 // writes the failed batch again, which must not leave it twice.
 func TestLogWholeSegmentsRollback(t *testing.T) {
 	dir := t.TempDir()
-	opts := Options{SegmentSize: 256, WholeSegments: true, RollbackUnsynced: true}
-	l, _ := openLog(t, dir, opts)
-	appendRange(t, l, 1, 40)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	appendRange(t, l, 41, 50)                   // a batch whose Sync is still to come
+	l, opts := openRollbackLog(t, dir, 40, 50)  // 41..50: a batch whose Sync is still to come
 	if err := l.TruncateFront(41); err != nil { // what is synced, as the engine does
 		t.Fatal(err)
 	}
@@ -285,13 +294,7 @@ func TestLogWholeSegmentsRollback(t *testing.T) {
 // written again, once.
 func TestLogWholeSegmentsCloseFails(t *testing.T) {
 	dir := t.TempDir()
-	opts := Options{SegmentSize: 256, WholeSegments: true, RollbackUnsynced: true}
-	l, _ := openLog(t, dir, opts)
-	appendRange(t, l, 1, 40)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	appendRange(t, l, 41, 50)
+	l, opts := openRollbackLog(t, dir, 40, 50)
 	boom := errors.New("EIO")
 	l.closeHook = func() error { return boom }
 	if err := l.TruncateFront(41); !errors.Is(err, boom) {
@@ -324,14 +327,7 @@ func TestLogWholeSegmentsCloseFails(t *testing.T) {
 // rollback point; a failed Sync then cuts back to the first segment left,
 // and indexes never go back.
 func TestLogWholeSegmentsRollbackPastSync(t *testing.T) {
-	dir := t.TempDir()
-	opts := Options{SegmentSize: 256, WholeSegments: true, RollbackUnsynced: true}
-	l, _ := openLog(t, dir, opts)
-	appendRange(t, l, 1, 10)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	appendRange(t, l, 11, 50)
+	l, _ := openRollbackLog(t, t.TempDir(), 10, 50)
 	if err := l.TruncateFront(45); err != nil {
 		t.Fatal(err)
 	}
