@@ -27,6 +27,9 @@ const (
 	chaosEnv = "RIVULET_CHAOS"
 	// chaosCyclesEnv sets the number of SIGKILL cycles of TestChaosKillLoop.
 	chaosCyclesEnv = "RIVULET_CHAOS_CYCLES"
+	// chaosSegmentEnv sets wal.segment_size (default 1MiB): a small one
+	// makes every checkpoint remove ingest-log segments.
+	chaosSegmentEnv = "RIVULET_CHAOS_SEGMENT_SIZE"
 	// chaosDevices is the size of the simulated fleet.
 	chaosDevices = 200
 	// chaosZones spreads the devices over greenhouse/z0..z9/lp.
@@ -101,6 +104,10 @@ func chaosConfig(t *testing.T, dir string, o chaosOpts) string {
 	if o.walMax == "" {
 		o.walMax = "64MiB"
 	}
+	segment := os.Getenv(chaosSegmentEnv)
+	if segment == "" {
+		segment = "1MiB"
+	}
 	topics := `        - filter: greenhouse/+/lp
           format: influx
           tags: {zone: "{1}"}
@@ -141,7 +148,7 @@ sources:
       max_reconnect: 1s
       topics:
 %sbatch: {max_points: 10000, max_bytes: 4MiB, linger: 20ms, heartbeat: 200ms, queue: %d}
-wal: {durability: fsync, segment_size: 1MiB, max_size: %s}
+wal: {durability: fsync, segment_size: %s, max_size: %s}
 checkpoint: {interval: 300ms}
 pipeline:
   - name: temp_1s
@@ -151,7 +158,7 @@ pipeline:
     aggregates: [count, mean, min, max]
     to: %s
 sinks:
-%s`, o.dataDir, o.web, o.broker, topics, o.queue, o.walMax, to, sinks)
+%s`, o.dataDir, o.web, o.broker, topics, o.queue, segment, o.walMax, to, sinks)
 	path := filepath.Join(dir, "site.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
