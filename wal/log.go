@@ -364,6 +364,12 @@ func (l *Log) Sync() error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err == nil && l.syncErr != nil {
+		// A truncation's close failed to sync meanwhile, and consumed the
+		// error the file had to report: this fsync's success covers
+		// nothing it can vouch for.
+		err, l.syncErr = l.syncErr, nil
+	}
 	if err != nil {
 		err = fmt.Errorf("wal: sync: %w", err)
 		if l.opts.RollbackUnsynced && !l.closed {

@@ -322,6 +322,30 @@ func TestLogWholeSegmentsCloseFails(t *testing.T) {
 	checkRange(t, l, l.FirstIndex(), 50)
 }
 
+// TestLogSyncAfterFailedClose: a Sync whose fsync succeeds after a
+// truncation's close failed to sync (which consumed the file's error)
+// reports that failure and rolls back.
+func TestLogSyncAfterFailedClose(t *testing.T) {
+	l, _ := openRollbackLog(t, t.TempDir(), 40, 50)
+	boom := errors.New("EIO")
+	l.syncHook = func() error {
+		l.syncErr = boom // as dropSegments leaves it when tidwall's close fails meanwhile
+		return nil
+	}
+	if err := l.Sync(); !errors.Is(err, boom) {
+		t.Fatalf("Sync = %v, want the close's error", err)
+	}
+	l.syncHook = nil
+	if l.LastIndex() != 40 {
+		t.Fatalf("after the failed sync: last %d, want 40", l.LastIndex())
+	}
+	appendRange(t, l, 41, 50)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	checkRange(t, l, 1, 50)
+}
+
 // TestLogWholeSegmentsRollbackPastSync: a truncation past the last Sync
 // (which the engine never asks for) removes the segment holding the
 // rollback point; a failed Sync then cuts back to the first segment left,
