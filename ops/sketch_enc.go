@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -190,10 +191,7 @@ func (d *sketchDecoder) float64LE() (float64, error) {
 	if len(d.b) < 8 {
 		return 0, io.ErrUnexpectedEOF
 	}
-	var u uint64
-	for i := 7; i >= 0; i-- {
-		u = u<<8 | uint64(d.b[i])
-	}
+	u := binary.LittleEndian.Uint64(d.b)
 	d.b = d.b[8:]
 	return math.Float64frombits(u), nil
 }
