@@ -243,6 +243,11 @@ func TestValidation(t *testing.T) {
 			want: []string{`wal.durability: must be fsync or write, got "bogus" (from RIVULET_WAL_DURABILITY)`},
 		},
 		{
+			name: "bad compression",
+			env:  []string{"RIVULET_WAL_COMPRESSION=zstd"},
+			want: []string{`wal.compression: must be s2 or none, got "zstd" (from RIVULET_WAL_COMPRESSION)`},
+		},
+		{
 			name: "bad env value",
 			env:  []string{"RIVULET_BATCH_MAX_POINTS=lots", "RIVULET_EMBEDDED_BROKER_ENABLED=maybe"},
 			want: []string{
@@ -375,13 +380,13 @@ func TestEnvOverridesFile(t *testing.T) {
 		"RIVULET_SITE=x", "RIVULET_WAL_DURABILITY=write", "RIVULET_BATCH_MAX_BYTES=4MiB",
 		"RIVULET_BATCH_MAX_POINTS=20", "RIVULET_EMBEDDED_BROKER_ENABLED=true",
 		"RIVULET_CHECKPOINT_INTERVAL=5s", "RIVULET_LOG_FORMAT=json", "RIVULET_LOG_FORMAT=text",
-		"RIVULET_WAL_MAX_SIZE=1048576",
+		"RIVULET_WAL_MAX_SIZE=1048576", "RIVULET_WAL_COMPRESSION=none",
 	}
 	c, err := LoadBytes([]byte(base), "yaml", env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Site: "x", WAL: wal.Config{Durability: "write", SegmentSize: 64 << 10, MaxSize: 1 << 20}}
+	want := Config{Site: "x", WAL: wal.Config{Durability: "write", SegmentSize: 64 << 10, MaxSize: 1 << 20, Compression: "none"}}
 	if c.Site != want.Site || c.WAL != want.WAL || c.Batch.MaxBytes != 4<<20 || c.Batch.MaxPoints != 20 ||
 		!c.EmbeddedBroker.Enabled || c.Checkpoint.Interval != 5*time.Second || c.Log.Format != "text" {
 		t.Errorf("env not applied: %+v", c)

@@ -13,18 +13,27 @@ const (
 	DurabilityWrite = "write"
 )
 
+// Compression says how the ingest log stores the points of a batch.
+const (
+	// CompressionS2 compresses them (S2 block format, see FORMAT.md).
+	CompressionS2 = "s2"
+	// CompressionNone stores the line protocol as it is.
+	CompressionNone = "none"
+)
+
 // Config is the `wal` section of a site config.
 type Config struct {
 	Durability  string `mapstructure:"durability"`
 	SegmentSize Size   `mapstructure:"segment_size"`
 	MaxSize     Size   `mapstructure:"max_size"`
+	Compression string `mapstructure:"compression"`
 }
 
 // DefaultConfig returns the defaults documented in the README. The segment
 // size is small because tidwall/wal keeps the segment being written (and one
 // cached segment) in memory: RAM use grows with about three times its size.
 func DefaultConfig() Config {
-	return Config{Durability: DurabilityFsync, SegmentSize: 1 << 20, MaxSize: 1 << 30}
+	return Config{Durability: DurabilityFsync, SegmentSize: 1 << 20, MaxSize: 1 << 30, Compression: CompressionS2}
 }
 
 // Validate checks the section without touching the disk. Each error message
@@ -33,6 +42,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Durability != DurabilityFsync && c.Durability != DurabilityWrite {
 		errs = append(errs, fmt.Errorf("durability: must be fsync or write, got %q", c.Durability))
+	}
+	if c.Compression != CompressionS2 && c.Compression != CompressionNone {
+		errs = append(errs, fmt.Errorf("compression: must be s2 or none, got %q", c.Compression))
 	}
 	if c.SegmentSize < 64<<10 {
 		errs = append(errs, fmt.Errorf("segment_size: must be at least 64KiB, got %s", c.SegmentSize))

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/bits"
+	"slices"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Kind says what a record holds.
@@ -56,6 +59,17 @@ type Entry struct {
 // rivulet record, the low nibble is the format version.
 const formatV1 byte = 0xA1
 
+// formatV2 is formatV1 with the points compressed in the S2 block format
+// (github.com/klauspost/compress/s2): the points length is that of the
+// compressed block. Records without points are always written as formatV1.
+const formatV2 byte = 0xA2
+
+// maxPointsLen bounds the points a formatV2 record may decompress to, so
+// that a damaged length cannot make a reader allocate without limit. Points
+// longer than that (far above any batch: batch.max_bytes is 4MiB by
+// default) are written uncompressed.
+const maxPointsLen = 1 << 30
+
 const (
 	fixedLen     = 1 + 1 + 8 // version, kind, time
 	crcLen       = 4
@@ -74,17 +88,45 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // EncodeEntry appends the framed record of e to dst and returns the extended
 // slice. It does not check e.Kind; Append does.
-func EncodeEntry(dst []byte, e *Entry) []byte {
+func EncodeEntry(dst []byte, e *Entry) []byte { return encodeEntry(dst, e, false) }
+
+// EncodeEntryCompressed is EncodeEntry with the points compressed
+// (formatV2) when there are any.
+func EncodeEntryCompressed(dst []byte, e *Entry) []byte { return encodeEntry(dst, e, true) }
+
+func encodeEntry(dst []byte, e *Entry, compress bool) []byte {
+	compress = compress && len(e.Points) > 0 && len(e.Points) <= maxPointsLen
 	start := len(dst)
-	dst = append(dst, formatV1, byte(e.Kind))
+	version := formatV1
+	if compress {
+		version = formatV2
+	}
+	dst = append(dst, version, byte(e.Kind))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.IngestTime))
 	dst = binary.AppendUvarint(dst, uint64(len(e.Fingerprints)))
 	for _, f := range e.Fingerprints {
 		dst = binary.BigEndian.AppendUint64(dst, f)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(e.Points)))
-	dst = append(dst, e.Points...)
+	if compress {
+		dst = appendCompressed(dst, e.Points)
+	} else {
+		dst = binary.AppendUvarint(dst, uint64(len(e.Points)))
+		dst = append(dst, e.Points...)
+	}
 	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+// appendCompressed appends the length of the S2 block of points and the
+// block. The block is encoded in place, after room for the longest length,
+// and moved down over the room its length did not use.
+func appendCompressed(dst, points []byte) []byte {
+	room := binary.MaxVarintLen64
+	bound := s2.MaxEncodedLen(len(points))
+	n := len(dst)
+	dst = slices.Grow(dst, room+bound+crcLen)
+	block := s2.Encode(dst[n+room:n+room+bound], points)
+	dst = binary.AppendUvarint(dst[:n], uint64(len(block)))
+	return append(dst, block...) // copy handles the overlap
 }
 
 // DecodeEntry parses one record into e, reusing e's slices; it does not
@@ -99,8 +141,8 @@ func decodeEntry(b []byte, e *Entry, share bool) error {
 	if len(b) < minRecordLen {
 		return fmt.Errorf("%w: %d bytes, a record has at least %d", ErrMalformed, len(b), minRecordLen)
 	}
-	if b[0] != formatV1 {
-		return fmt.Errorf("%w 0x%02x (this build reads 0x%02x)", ErrVersion, b[0], formatV1)
+	if b[0] != formatV1 && b[0] != formatV2 {
+		return fmt.Errorf("%w 0x%02x (this build reads 0x%02x and 0x%02x)", ErrVersion, b[0], formatV1, formatV2)
 	}
 	body := b[:len(b)-crcLen]
 	stored := binary.BigEndian.Uint32(b[len(body):])
@@ -114,7 +156,8 @@ func decodeEntry(b []byte, e *Entry, share bool) error {
 }
 
 // decodeBody parses a checksummed body: version, kind, time, fingerprints,
-// points (copied into e.Points, or with share, a part of body).
+// points (copied into e.Points, or with share, a part of body; compressed
+// points are decompressed into e.Points' memory either way).
 func decodeBody(body []byte, e *Entry, share bool) error {
 	n, rest, err := uvarint(body[fixedLen:], "fingerprint count")
 	if err != nil {
@@ -137,10 +180,33 @@ func decodeBody(body []byte, e *Entry, share bool) error {
 	for i := 0; i < len(fps); i += 8 {
 		e.Fingerprints = append(e.Fingerprints, binary.BigEndian.Uint64(fps[i:]))
 	}
+	if body[0] == formatV2 {
+		return decompressPoints(rest, e)
+	}
 	if share {
 		e.Points = rest[:len(rest):len(rest)]
 	} else {
 		e.Points = append(e.Points[:0], rest...)
+	}
+	return nil
+}
+
+// decompressPoints decodes the S2 block of a formatV2 record into e.Points,
+// reusing its capacity. The block must hold points: an empty one is
+// written as formatV1.
+func decompressPoints(block []byte, e *Entry) error {
+	n, err := s2.DecodedLen(block)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: compressed points: %v", ErrMalformed, err)
+	case n == 0 || n > maxPointsLen:
+		return fmt.Errorf("%w: compressed points claim %d bytes", ErrMalformed, n)
+	}
+	if cap(e.Points) < n {
+		e.Points = make([]byte, n)
+	}
+	if e.Points, err = s2.Decode(e.Points[:n], block); err != nil {
+		return fmt.Errorf("%w: compressed points: %v", ErrMalformed, err)
 	}
 	return nil
 }
@@ -171,7 +237,8 @@ func frameLen(n int) int64 {
 // plausible says whether a complete frame that fails to decode may still be
 // a record damaged in place (kept and quarantined) rather than the start of
 // garbage (cut): it is long enough and its version byte is at most one bit
-// away from formatV1.
+// away from formatV1 or formatV2.
 func plausible(rec []byte) bool {
-	return len(rec) >= minRecordLen && bits.OnesCount8(rec[0]^formatV1) <= 1
+	return len(rec) >= minRecordLen &&
+		(bits.OnesCount8(rec[0]^formatV1) <= 1 || bits.OnesCount8(rec[0]^formatV2) <= 1)
 }

@@ -45,6 +45,10 @@ type Options struct {
 	// the index to a new file, which at low rates doubles the bytes the
 	// ingest log writes to the disk.
 	WholeSegments bool
+	// Compress writes the points of every entry that has some compressed
+	// (S2, see FORMAT.md). Entries of either form are read whatever the
+	// option.
+	Compress bool
 }
 
 const defaultSegmentSize = 8 << 20
@@ -309,7 +313,7 @@ func (l *Log) fillBatch(next uint64, entries []*Entry) (int64, error) {
 		if !e.Kind.valid() {
 			return 0, fmt.Errorf("wal: append entry %d: %w %d", i, ErrKind, uint8(e.Kind))
 		}
-		l.buf = EncodeEntry(l.buf[:0], e)
+		l.buf = encodeEntry(l.buf[:0], e, l.opts.Compress)
 		l.batch.Write(next+uint64(i), l.buf)
 		f := frameLen(len(l.buf))
 		l.frames = append(l.frames, f)
@@ -456,7 +460,9 @@ func (l *Log) Read(index uint64, e *Entry) error { return l.read(index, e, false
 // the log's own memory of its segment, which the log never changes, so it
 // stays valid; the caller must not modify it. It spares the copy of every
 // entry a reader that looks at each entry once makes (a drain's entries
-// are up to batch.max_bytes each).
+// are up to batch.max_bytes each). Compressed points (Options.Compress)
+// are decompressed into e's own memory, as Read does: they stay valid
+// until e is read into again.
 func (l *Log) ReadShared(index uint64, e *Entry) error { return l.read(index, e, true) }
 
 func (l *Log) read(index uint64, e *Entry, share bool) error {

@@ -575,3 +575,72 @@ func TestLogLetsBatchBuffersGo(t *testing.T) {
 		}
 	}
 }
+
+// TestLogCompress writes a log plain, then compressed after a reopen, and
+// reads every entry back with Read and ReadShared, with the option on and
+// off: readers take either form whatever the option.
+func TestLogCompress(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := openLog(t, dir, Options{SegmentSize: 4096})
+	appendRange(t, l, 1, 30)
+	l.Close()
+	l, _ = openLog(t, dir, Options{SegmentSize: 4096, Compress: true})
+	appendRange(t, l, 31, 60)
+	big := &Entry{Kind: KindBatch, IngestTime: 7, Points: bytes.Repeat([]byte("temperature,zone=a value=21.5 1700000000000000000\n"), 2000)}
+	before := l.Size()
+	if _, _, err := l.Append(big, &Entry{Kind: KindHeartbeat, IngestTime: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if grew := l.Size() - before; grew*20 > int64(len(big.Points)) {
+		t.Fatalf("a %d-byte batch took %d bytes on disk, want under a twentieth", len(big.Points), grew)
+	}
+	check := func(l *Log) {
+		t.Helper()
+		checkRange(t, l, 1, 60)
+		var e, other Entry
+		for i := uint64(1); i <= 60; i++ {
+			if err := l.ReadShared(i, &e); err != nil || !sameEntry(&e, testEntry(i)) {
+				t.Fatalf("ReadShared(%d) = %+v, %v", i, e, err)
+			}
+			// The points lent stay as they are while another Entry is read.
+			if err := l.ReadShared(61, &other); err != nil || !sameEntry(&other, big) {
+				t.Fatalf("ReadShared(61): %v", err)
+			}
+			if !sameEntry(&e, testEntry(i)) {
+				t.Fatalf("entry %d changed when 61 was read", i)
+			}
+		}
+		if err := l.Read(62, &e); err != nil || e.Kind != KindHeartbeat || len(e.Points) != 0 {
+			t.Fatalf("Read(62) = %+v, %v", e, err)
+		}
+	}
+	check(l)
+	l.Close()
+	versions := map[byte]int{}
+	segs, _ := listSegments(dir)
+	for _, s := range segs {
+		data, err := os.ReadFile(s.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off < len(data); {
+			rec, next, ok := nextFrame(data, off)
+			if !ok {
+				t.Fatalf("%s does not parse at %d", s.path, off)
+			}
+			versions[rec[0]]++
+			off = next
+		}
+	}
+	if versions[formatV1] != 31 || versions[formatV2] != 31 {
+		t.Fatalf("records by version %v, want 31 plain (30 batches, a heartbeat) and 31 compressed", versions)
+	}
+	for _, compress := range []bool{false, true} {
+		l, rep := openLog(t, dir, Options{SegmentSize: 4096, Compress: compress})
+		if !rep.Empty() {
+			t.Fatalf("reopen repaired %v", rep)
+		}
+		check(l)
+		l.Close()
+	}
+}

@@ -16,13 +16,16 @@ const repairN = 8
 type repairFixture struct {
 	dir, qdir, seg string
 	frames         []int // frame starts, then the end of the file
+	compress       bool  // records written compressed (Options.Compress)
 }
 
-func newRepairFixture(t *testing.T) repairFixture {
+func newRepairFixture(t *testing.T) repairFixture { return newRepairFixtureFor(t, false) }
+
+func newRepairFixtureFor(t *testing.T, compress bool) repairFixture {
 	t.Helper()
 	root := t.TempDir()
-	fx := repairFixture{dir: filepath.Join(root, "log"), qdir: filepath.Join(root, "q")}
-	l, _ := openLog(t, fx.dir, Options{Quarantine: fx.qdir})
+	fx := repairFixture{dir: filepath.Join(root, "log"), qdir: filepath.Join(root, "q"), compress: compress}
+	l, _ := openLog(t, fx.dir, fx.opts())
 	appendRange(t, l, 1, repairN)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -41,6 +44,8 @@ func newRepairFixture(t *testing.T) repairFixture {
 	fx.frames = append(fx.frames, len(data))
 	return fx
 }
+
+func (fx repairFixture) opts() Options { return Options{Quarantine: fx.qdir, Compress: fx.compress} }
 
 func (fx repairFixture) read(t *testing.T) []byte {
 	t.Helper()
@@ -148,27 +153,32 @@ func repairCasesFor(fx repairFixture) []repairCase {
 // checks that Open cuts exactly the damage, keeps every good record, and
 // quarantines the damaged ones.
 func TestRepair(t *testing.T) {
-	for _, tc := range repairCases(t) {
-		t.Run(tc.name, func(t *testing.T) {
-			fx := newRepairFixture(t)
-			var damaged []byte
-			if tc.corrupt != 0 {
-				damaged = fx.record(t, int(tc.corrupt))
-			}
-			tc.damage(t, fx)
-			if tc.corrupt != 0 {
-				damaged = fx.record(t, int(tc.corrupt))
-			}
-			l, rep := openLog(t, fx.dir, Options{Quarantine: fx.qdir})
-			checkRepair(t, fx, tc, rep)
-			checkRepaired(t, fx, tc, l, damaged)
-			l.Close()
-			l, rep = openLog(t, fx.dir, Options{Quarantine: fx.qdir})
-			if !rep.Empty() {
-				t.Fatalf("second Open repaired again: %v", rep)
-			}
-			checkRange(t, l, 1, tc.last+1, tc.corrupt)
-		})
+	for _, compress := range []bool{false, true} {
+		for _, tc := range repairCasesFor(newRepairFixtureFor(t, compress)) {
+			t.Run(fmt.Sprintf("compress=%v/%s", compress, tc.name), func(t *testing.T) {
+				fx := newRepairFixtureFor(t, compress)
+				if compress && fx.read(t)[fx.frames[0]+1] != formatV2 {
+					t.Fatal("the fixture's records are not compressed")
+				}
+				var damaged []byte
+				if tc.corrupt != 0 {
+					damaged = fx.record(t, int(tc.corrupt))
+				}
+				tc.damage(t, fx)
+				if tc.corrupt != 0 {
+					damaged = fx.record(t, int(tc.corrupt))
+				}
+				l, rep := openLog(t, fx.dir, fx.opts())
+				checkRepair(t, fx, tc, rep)
+				checkRepaired(t, fx, tc, l, damaged)
+				l.Close()
+				l, rep = openLog(t, fx.dir, fx.opts())
+				if !rep.Empty() {
+					t.Fatalf("second Open repaired again: %v", rep)
+				}
+				checkRange(t, l, 1, tc.last+1, tc.corrupt)
+			})
+		}
 	}
 }
 

@@ -203,6 +203,13 @@ func (v *View) RecordLen(index uint64) int {
 	return int(frameLen(len(rec)))
 }
 
+// Compressed reports whether the record of entry index holds its points
+// compressed (format version 2, see FORMAT.md).
+func (v *View) Compressed(index uint64) bool {
+	rec, _, _, err := v.record(index)
+	return err == nil && len(rec) > 0 && rec[0] == formatV2
+}
+
 // record returns the record bytes of entry index, the path of its segment
 // and the offset of its frame.
 func (v *View) record(index uint64) (rec []byte, seg string, off int64, err error) {

@@ -107,7 +107,7 @@ func (a *agent) openStorage() error {
 	// writes nothing.
 	opts := wal.Options{SegmentSize: int64(a.cfg.WAL.SegmentSize), MaxSize: int64(a.cfg.WAL.MaxSize),
 		Quarantine: qdir, Logger: a.logger, RollbackUnsynced: a.cfg.WAL.Durability == wal.DurabilityFsync,
-		WholeSegments: true}
+		WholeSegments: true, Compress: a.cfg.WAL.Compression == wal.CompressionS2}
 	var rep wal.Repair
 	if a.log, rep, err = wal.Open(filepath.Join(dir, dirLog), opts); err != nil {
 		return fmt.Errorf("ingest log: %w", err)

@@ -196,6 +196,9 @@ type walSummary struct {
 	entries, damaged int
 	points           int
 	minT, maxT       int64
+	// compressed counts the entries stored compressed, lp the bytes of
+	// their points and stored their records' bytes on disk.
+	compressed, lp, stored int
 }
 
 func (s *walSummary) add(e *wal.Entry) {
@@ -215,6 +218,10 @@ func (s *walSummary) String() string {
 		s.entries+s.damaged, s.kinds[wal.KindBatch], s.kinds[wal.KindHeartbeat], s.kinds[wal.KindEpoch], s.damaged, s.points)
 	if s.entries > 0 {
 		out += fmt.Sprintf(", ingest time %s to %s", fmtTime(s.minT), fmtTime(s.maxT))
+	}
+	if s.compressed > 0 {
+		out += fmt.Sprintf("; %d entries compressed: %d bytes of points in %d bytes (%.1f×)",
+			s.compressed, s.lp, s.stored, float64(s.lp)/float64(max(1, s.stored)))
 	}
 	return out
 }
@@ -249,6 +256,9 @@ func inspectWAL(w io.Writer, dir string, o inspectOpts) error {
 			}
 		default:
 			sum.add(&e)
+			if v.Compressed(i) {
+				sum.compressed, sum.lp, sum.stored = sum.compressed+1, sum.lp+len(e.Points), sum.stored+v.RecordLen(i)
+			}
 			if show {
 				fmt.Fprintf(w, "  %8d  %-9s  %-24s  %5d  %6d  %8d\n", i, e.Kind, fmtTime(e.IngestTime),
 					len(e.Fingerprints), bytes.Count(e.Points, []byte{'\n'}), v.RecordLen(i))

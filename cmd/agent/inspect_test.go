@@ -336,3 +336,29 @@ func TestInspectUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectCompressedLog lists a log whose batches are compressed
+// (wal.compression: s2) like a plain one, and sums up what compression saved.
+func TestInspectCompressedLog(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	l, _, err := wal.Open(dir, wal.Options{Compress: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Repeat([]byte("temperature,zone=a value=21.5 1700000000000000000\n"), 100)
+	appendEntries(t, l, []*wal.Entry{{Kind: wal.KindEpoch, IngestTime: 1},
+		{Kind: wal.KindBatch, IngestTime: 2, Points: lines}, {Kind: wal.KindBatch, IngestTime: 3, Points: lines[:100]}})
+	l.Close()
+	var out bytes.Buffer
+	if err := inspectWAL(&out, dir, inspectOpts{points: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"100       ", "temperature,zone=a value=21.5 1700000000000000000",
+		"summary: 3 entries (2 batch, 0 heartbeat, 1 epoch, 0 damaged), 102 points",
+		"; 2 entries compressed: 5100 bytes of points in "} {
+		if !strings.Contains(got, want) {
+			t.Errorf("inspect wal output lacks %q:\n%s", want, got)
+		}
+	}
+}
