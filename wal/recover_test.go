@@ -33,8 +33,14 @@ func readAll(t *testing.T, l *Log) []int64 {
 // log back to the last good one, so writing the same entry again neither
 // duplicates it nor leaves a hole, also across a reopen.
 func TestSyncFailureRollsBack(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) { testSyncFailureRollsBack(t, compress) })
+	}
+}
+
+func testSyncFailureRollsBack(t *testing.T, compress bool) {
 	dir := t.TempDir()
-	l, _, err := Open(dir, Options{SegmentSize: 4096, RollbackUnsynced: true})
+	l, _, err := Open(dir, Options{SegmentSize: 4096, RollbackUnsynced: true, Compress: compress})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +81,7 @@ func TestSyncFailureRollsBack(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l, _, err = Open(dir, Options{SegmentSize: 4096})
+	l, _, err = Open(dir, Options{SegmentSize: 4096, Compress: compress})
 	if err != nil {
 		t.Fatal(err)
 	}
