@@ -53,6 +53,9 @@ type Entry struct {
 	// Points is line protocol with ns timestamps, newline-terminated lines;
 	// it may be empty.
 	Points []byte
+	// lent says that Points is a part of a log's memory (ReadShared): the
+	// next decode into this Entry must not write into it.
+	lent bool
 }
 
 // formatV1 is the first byte of every record: 0xA in the high nibble marks a
@@ -180,11 +183,14 @@ func decodeBody(body []byte, e *Entry, share bool) error {
 	for i := 0; i < len(fps); i += 8 {
 		e.Fingerprints = append(e.Fingerprints, binary.BigEndian.Uint64(fps[i:]))
 	}
+	if e.lent {
+		e.Points, e.lent = nil, false
+	}
 	if body[0] == formatV2 {
 		return decompressPoints(rest, e)
 	}
 	if share {
-		e.Points = rest[:len(rest):len(rest)]
+		e.Points, e.lent = rest[:len(rest):len(rest)], true
 	} else {
 		e.Points = append(e.Points[:0], rest...)
 	}

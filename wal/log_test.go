@@ -644,3 +644,33 @@ func TestLogCompress(t *testing.T) {
 		l.Close()
 	}
 }
+
+// TestLogReadSharedThenCompressed reads a plain entry with ReadShared (its
+// points are the log's memory), then a compressed one into the same Entry:
+// the decompression must not land in the log's memory of the plain one.
+func TestLogReadSharedThenCompressed(t *testing.T) {
+	dir := t.TempDir()
+	plain := &Entry{Kind: KindBatch, IngestTime: 1, Points: bytes.Repeat([]byte("m,t=p v=1 1\n"), 200)}
+	small := &Entry{Kind: KindBatch, IngestTime: 2, Points: bytes.Repeat([]byte("m,t=c v=2 2\n"), 100)}
+	l, _ := openLog(t, dir, Options{})
+	if _, _, err := l.Append(plain); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l, _ = openLog(t, dir, Options{Compress: true})
+	if _, _, err := l.Append(small); err != nil {
+		t.Fatal(err)
+	}
+	var e Entry
+	for range 2 {
+		for i, want := range []*Entry{plain, small} {
+			if err := l.ReadShared(uint64(i+1), &e); err != nil || !sameEntry(&e, want) {
+				t.Fatalf("ReadShared(%d) = %d bytes of points, %v; want %d", i+1, len(e.Points), err, len(want.Points))
+			}
+		}
+	}
+	var fresh Entry
+	if err := l.Read(1, &fresh); err != nil || !sameEntry(&fresh, plain) {
+		t.Fatalf("entry 1 changed in the log's memory: %q…", fresh.Points[:24])
+	}
+}
