@@ -79,6 +79,10 @@ type Engine struct {
 	committed atomic.Uint64
 	wake      chan struct{}
 	entry     wal.Entry
+	// entryKeep lets go of the entry's points buffer after a burst: a
+	// compressed record is decompressed into it (batches of up to
+	// batch.max_bytes while draining).
+	entryKeep bufs.Keeper
 	enc       point.Encoder
 	dec       point.Decoder
 	line      []byte
@@ -421,6 +425,7 @@ func (e *Engine) applyIndex(idx uint64) error {
 		return fmt.Errorf("read log entry %d: %w", idx, err)
 	}
 	e.Apply(idx, &e.entry)
+	e.entry.Points = e.entryKeep.Bytes(e.entry.Points, len(e.entry.Points))
 	return nil
 }
 
