@@ -110,8 +110,11 @@ type Log struct {
 	// capacity it holds. The keepers let the buffers go after a burst.
 	batchPeak          int
 	batchKeep, bufKeep bufs.Keeper
-	bad                map[uint64]location // damaged records seen since Open
-	broken             []brokenSegment
+	// pointsIn and storedOut count, since Open, the bytes of points of
+	// every appended entry and the bytes their frames took in the files.
+	pointsIn, storedOut atomic.Int64
+	bad                 map[uint64]location // damaged records seen since Open
+	broken              []brokenSegment
 }
 
 // segPos is a position in the segment files: a segment and a size.
@@ -280,7 +283,7 @@ func (l *Log) Append(entries ...*Entry) (first, last uint64, err error) {
 		}
 	}
 	next := l.last.Load() + 1
-	added, err := l.fillBatch(next, entries)
+	added, points, err := l.fillBatch(next, entries)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -298,21 +301,24 @@ func (l *Log) Append(entries ...*Entry) (first, last uint64, err error) {
 		l.batch, l.batchPeak = tidwall.Batch{}, 0
 	}
 	l.size.Add(added)
+	l.pointsIn.Add(points)
+	l.storedOut.Add(added)
 	l.noteCycles()
 	last = next + uint64(len(entries)) - 1
 	l.last.Store(last)
 	return next, last, nil
 }
 
-// fillBatch encodes entries into l.batch and returns their size on disk.
-func (l *Log) fillBatch(next uint64, entries []*Entry) (int64, error) {
+// fillBatch encodes entries into l.batch and returns their size on disk
+// and the bytes of their points.
+func (l *Log) fillBatch(next uint64, entries []*Entry) (added, points int64, err error) {
 	l.batch.Clear()
 	l.frames = l.frames[:0]
-	var added int64
 	for i, e := range entries {
 		if !e.Kind.valid() {
-			return 0, fmt.Errorf("wal: append entry %d: %w %d", i, ErrKind, uint8(e.Kind))
+			return 0, 0, fmt.Errorf("wal: append entry %d: %w %d", i, ErrKind, uint8(e.Kind))
 		}
+		points += int64(len(e.Points))
 		l.buf = encodeEntry(l.buf[:0], e, l.opts.Compress)
 		l.batch.Write(next+uint64(i), l.buf)
 		f := frameLen(len(l.buf))
@@ -320,8 +326,13 @@ func (l *Log) fillBatch(next uint64, entries []*Entry) (int64, error) {
 		added += f
 	}
 	l.buf = l.bufKeep.Bytes(l.buf, len(l.buf))
-	return added, nil
+	return added, points, nil
 }
+
+// Written returns, since Open, the bytes of points appended and the bytes
+// their records took in the segment files: with Options.Compress, what
+// compression saved. Batches written again after a failed sync count again.
+func (l *Log) Written() (points, stored int64) { return l.pointsIn.Load(), l.storedOut.Load() }
 
 // Sync makes every appended entry durable (fsync of the tail segment; full
 // segments were synced when the next one started). With RollbackUnsynced a

@@ -585,6 +585,7 @@ func TestLogCompress(t *testing.T) {
 	appendRange(t, l, 1, 30)
 	l.Close()
 	l, _ = openLog(t, dir, Options{SegmentSize: 4096, Compress: true})
+	size0 := l.Size()
 	appendRange(t, l, 31, 60)
 	big := &Entry{Kind: KindBatch, IngestTime: 7, Points: bytes.Repeat([]byte("temperature,zone=a value=21.5 1700000000000000000\n"), 2000)}
 	before := l.Size()
@@ -593,6 +594,13 @@ func TestLogCompress(t *testing.T) {
 	}
 	if grew := l.Size() - before; grew*20 > int64(len(big.Points)) {
 		t.Fatalf("a %d-byte batch took %d bytes on disk, want under a twentieth", len(big.Points), grew)
+	}
+	wantLP := int64(len(big.Points))
+	for i := uint64(31); i <= 60; i++ {
+		wantLP += int64(len(testEntry(i).Points))
+	}
+	if lp, stored := l.Written(); lp != wantLP || stored != l.Size()-size0 {
+		t.Fatalf("Written = %d, %d; want %d, %d", lp, stored, wantLP, l.Size()-size0)
 	}
 	check := func(l *Log) {
 		t.Helper()

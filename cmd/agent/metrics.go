@@ -138,6 +138,9 @@ func (a *agent) engineMetrics(ms *metricSet, now time.Time) {
 		entries = float64(last - first + 1)
 	}
 	ms.add("rivulet_log_bytes", "gauge", "Bytes on disk of the ingest log.", float64(a.log.Size()))
+	lp, stored := a.log.Written()
+	ms.add("rivulet_log_points_bytes_total", "counter", "Bytes of line protocol appended to the ingest log.", float64(lp))
+	ms.add("rivulet_log_written_bytes_total", "counter", "Bytes the ingest log's appends took in its files (compressed when wal.compression is s2).", float64(stored))
 	ms.add("rivulet_log_entries", "gauge", "Entries in the ingest log (not yet truncated by a checkpoint).", entries)
 	ms.add("rivulet_log_last_index", "gauge", "Index of the newest ingest log entry.", float64(last))
 	ms.add("rivulet_engine_index", "gauge", "Index of the last entry the engine applied.", float64(es.Index.Load()))

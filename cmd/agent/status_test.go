@@ -109,7 +109,8 @@ func TestMetricsFormat(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "go_gc_cycles_total",
-		"rivulet_ack_latency_seconds_count", "rivulet_checkpoint_age_seconds", "rivulet_log_entries"} {
+		"rivulet_ack_latency_seconds_count", "rivulet_checkpoint_age_seconds", "rivulet_log_entries",
+		"rivulet_log_points_bytes_total", "rivulet_log_written_bytes_total"} {
 		if _, ok := samples[name]; !ok {
 			t.Errorf("%s missing", name)
 		}

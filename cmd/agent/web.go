@@ -137,6 +137,7 @@ type configSummary struct {
 	Site       string          `json:"site"`
 	DataDir    string          `json:"data_dir"`
 	Durability string          `json:"durability"`
+	Compress   string          `json:"compression"`
 	Sources    []sourceSummary `json:"sources"`
 	Pipeline   []stepSummary   `json:"pipeline"`
 	Sinks      []sinkSummary   `json:"sinks"`
@@ -167,7 +168,8 @@ type sinkSummary struct {
 func (a *agent) summary() configSummary {
 	c := a.cfg
 	cs := configSummary{Site: c.Site, DataDir: c.DataDir, Durability: string(c.WAL.Durability),
-		Sources: []sourceSummary{}, Pipeline: []stepSummary{}, Sinks: []sinkSummary{}}
+		Compress: c.WAL.Compression,
+		Sources:  []sourceSummary{}, Pipeline: []stepSummary{}, Sinks: []sinkSummary{}}
 	for _, s := range c.Sources.MQTT {
 		ss := sourceSummary{Name: s.Name, Broker: redactURL(s.Broker), QoS: s.QoS, Topics: []string{}}
 		for _, t := range s.Topics {

@@ -213,7 +213,8 @@
       el('dl', null,
         el('dt', { text: 'site' }), el('dd', { text: c.site }),
         el('dt', { text: 'data_dir' }), el('dd', null, el('code', { text: c.data_dir })),
-        el('dt', { text: 'durability' }), el('dd', { text: c.durability }))));
+        el('dt', { text: 'durability' }), el('dd', { text: c.durability }),
+        el('dt', { text: 'log compression' }), el('dd', { text: c.compression }))));
     var src = el('div', null, el('h3', { text: 'Sources' }));
     c.sources.forEach(function (x) {
       var topics = el('dd');
