@@ -78,6 +78,15 @@ func FuzzOpenTail(f *testing.F) {
 	rec := EncodeEntry(nil, testEntry(9))
 	rec[len(rec)/2] ^= 1
 	f.Add(append([]byte{byte(len(rec))}, rec...))
+	// Compressed records: whole, damaged in the block, cut short.
+	big := &Entry{Kind: KindBatch, IngestTime: 9, Points: bytes.Repeat([]byte("m,host=h1 v=9i 9000\n"), 6)}
+	crec := EncodeEntryCompressed(nil, big)
+	f.Add(append([]byte{byte(len(crec))}, crec...))
+	damaged := bytes.Clone(crec)
+	damaged[len(damaged)-6] ^= 0x40
+	f.Add(append([]byte{byte(len(damaged))}, damaged...))
+	f.Add(append([]byte{byte(len(crec))}, crec[:len(crec)-3]...))
+	f.Add(append([]byte{20, formatV2}, bytes.Repeat([]byte{7}, 19)...))
 	f.Fuzz(func(t *testing.T, tail []byte) {
 		root := t.TempDir()
 		dir := filepath.Join(root, "log")
