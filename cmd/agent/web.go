@@ -134,13 +134,13 @@ func (a *agent) status(s *sample, health, ready verdict) status {
 // configSummary is the part of the site config the status page shows,
 // secrets left out.
 type configSummary struct {
-	Site       string          `json:"site"`
-	DataDir    string          `json:"data_dir"`
-	Durability string          `json:"durability"`
-	Compress   string          `json:"compression"`
-	Sources    []sourceSummary `json:"sources"`
-	Pipeline   []stepSummary   `json:"pipeline"`
-	Sinks      []sinkSummary   `json:"sinks"`
+	Site        string          `json:"site"`
+	DataDir     string          `json:"data_dir"`
+	Durability  string          `json:"durability"`
+	Compression string          `json:"compression"`
+	Sources     []sourceSummary `json:"sources"`
+	Pipeline    []stepSummary   `json:"pipeline"`
+	Sinks       []sinkSummary   `json:"sinks"`
 }
 
 type sourceSummary struct {
@@ -168,8 +168,8 @@ type sinkSummary struct {
 func (a *agent) summary() configSummary {
 	c := a.cfg
 	cs := configSummary{Site: c.Site, DataDir: c.DataDir, Durability: string(c.WAL.Durability),
-		Compress: c.WAL.Compression,
-		Sources:  []sourceSummary{}, Pipeline: []stepSummary{}, Sinks: []sinkSummary{}}
+		Compression: c.WAL.Compression,
+		Sources:     []sourceSummary{}, Pipeline: []stepSummary{}, Sinks: []sinkSummary{}}
 	for _, s := range c.Sources.MQTT {
 		ss := sourceSummary{Name: s.Name, Broker: redactURL(s.Broker), QoS: s.QoS, Topics: []string{}}
 		for _, t := range s.Topics {
