@@ -11,13 +11,6 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
-// queueDepth is the number of messages and connection events buffered
-// between paho and the handler. It keeps paho reading the socket (and so
-// answering keepalive pings) while the handler is briefly blocked, e.g. by
-// an fsync; it exceeds mosquitto's default inflight window (20), so a QoS 1
-// stream never blocks paho. When it is full paho blocks: the backpressure.
-const queueDepth = 64
-
 // MQTT is one MQTT source: a connection to a broker, its subscriptions, and
 // the decoding of what arrives. Run connects and passes every message to the
 // Handler; nothing is acked but through Message.Ack.
@@ -114,7 +107,6 @@ func (s *MQTT) Run(ctx context.Context) error {
 	ss := newSession(s)
 	s.cur.Store(ss)
 	client := paho.NewClient(s.clientOptions(ss))
-	go ss.deliver()
 	if s.connect(ctx, client) {
 		<-ctx.Done()
 	}

@@ -7,24 +7,31 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
-// session is the state of one Run: the queue between paho's callbacks and
-// the handler, and the goroutine that drains it.
+// session is the state of one Run: who may call the handler, and the
+// count of messages it holds unacked.
 //
 // paho calls onMessage from one goroutine, in arrival order (OrderMatters);
-// onConnect and onLost each run on a goroutine of their own. All three only
-// put events on the queue; deliver, alone, calls the handler, so Handle and
-// Connected never run concurrently and keep their order.
+// onConnect and onLost each run on a goroutine of their own. Each calls the
+// handler itself, once it holds the turn, so Handle and Connected never run
+// concurrently and keep the order in which they got it. No goroutine sits
+// in between: a message costs no extra hand-over and wake-up; the
+// batcher's queue (batch.queue) is the buffer that lets paho keep reading
+// while a commit syncs. When it is full Handle blocks paho: the
+// backpressure.
 type session struct {
-	s       *MQTT
-	queue   chan event
+	s *MQTT
+	// turn is a semaphore of one: whoever sends into it may call the
+	// handler, and receives from it when done. Waiting for the turn always
+	// also watches closing, so nothing blocks past the close on it.
+	turn    chan struct{}
 	closing chan struct{} // closed when Run stops passing messages on
-	done    chan struct{} // closed when deliver has returned
+	done    chan struct{} // closed once the last handler call has returned
 	// unacked counts QoS > 0 messages handed over and not yet acked; idle
 	// gets a token whenever it drops to zero.
 	unacked   atomic.Int64
 	idle      chan struct{}
 	connected atomic.Bool
-	up        bool // last state reported to the handler; deliver only
+	up        bool // last state reported to the handler; holder of turn only
 }
 
 // event is a message or, when m is nil, a change of connection state.
@@ -34,7 +41,7 @@ type event struct {
 }
 
 func newSession(s *MQTT) *session {
-	return &session{s: s, queue: make(chan event, queueDepth), closing: make(chan struct{}),
+	return &session{s: s, turn: make(chan struct{}, 1), closing: make(chan struct{}),
 		done: make(chan struct{}), idle: make(chan struct{}, 1)}
 }
 
@@ -51,15 +58,24 @@ func (ss *session) onMessage(_ paho.Client, pm paho.Message) {
 	}
 }
 
-// post queues ev unless the session is closing; it blocks while the queue
-// is full.
+// post passes ev to the handler once it has the turn, unless the session
+// is closing first; it blocks while another call holds the turn.
 func (ss *session) post(ev event) bool {
 	select {
-	case ss.queue <- ev:
-		return true
+	case ss.turn <- struct{}{}:
 	case <-ss.closing:
 		return false
 	}
+	select {
+	case <-ss.closing:
+		// Both were ready and select chose the turn: closing wins.
+		<-ss.turn
+		return false
+	default:
+	}
+	ss.dispatch(ev)
+	<-ss.turn
+	return true
 }
 
 // onConnect runs after every connect and reconnect: it subscribes, again,
@@ -125,26 +141,13 @@ func (ss *session) onLost(_ paho.Client, err error) {
 	ss.post(event{up: false})
 }
 
-// deliver passes queued events to the handler until the session closes,
-// then passes on what was queued before and reports the source down.
-func (ss *session) deliver() {
+// finish takes the turn for good once the handler call in progress, if
+// any, has returned (every later post sees closing), and reports the source
+// down.
+func (ss *session) finish() {
 	defer close(ss.done)
-	for {
-		select {
-		case ev := <-ss.queue:
-			ss.dispatch(ev)
-		case <-ss.closing:
-			for {
-				select {
-				case ev := <-ss.queue:
-					ss.dispatch(ev)
-				default:
-					ss.report(false)
-					return
-				}
-			}
-		}
-	}
+	ss.turn <- struct{}{}
+	ss.report(false)
 }
 
 func (ss *session) dispatch(ev event) {
@@ -182,6 +185,7 @@ func (ss *session) acked() {
 // the broker would redeliver), then the client disconnects.
 func (ss *session) stop(c paho.Client) {
 	close(ss.closing)
+	go ss.finish()
 	grace := time.NewTimer(ss.s.ackGrace)
 	defer grace.Stop()
 	expired := false
@@ -204,7 +208,6 @@ func (ss *session) stop(c paho.Client) {
 	ss.flush(c)
 	c.Disconnect(disconnectQuiesce)
 	ss.connected.Store(false)
-	ss.countLeftovers()
 }
 
 // flush makes sure the broker has processed the acks sent so far before the
@@ -221,25 +224,5 @@ func (ss *session) flush(c paho.Client) {
 	tok := c.Unsubscribe(flushFilter)
 	if !tok.WaitTimeout(flushTimeout) || tok.Error() != nil {
 		ss.s.logger.Debug("flush before disconnect did not complete", "err", tok.Error())
-	}
-}
-
-// countLeftovers counts as dropped the messages that reached the queue after
-// deliver drained it, racing with the close.
-func (ss *session) countLeftovers() {
-	select {
-	case <-ss.done:
-	default:
-		return // deliver is still in Handle; it drains the queue itself
-	}
-	for {
-		select {
-		case ev := <-ss.queue:
-			if ev.m != nil {
-				ss.s.stats.dropped.Add(1)
-			}
-		default:
-			return
-		}
 	}
 }

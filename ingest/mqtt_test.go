@@ -425,7 +425,7 @@ func TestMQTTBackpressureKeepsOrder(t *testing.T) {
 		h := &blockingRecorder{recorder: recorder{ack: true}, release: make(chan struct{}), blocked: make(chan struct{})}
 		stop := runSource(t, newSource(t, sourceConfig(t, url), h, nil))
 		h.waitUp(t, 1)
-		const n = 300 // well beyond the source's queue
+		const n = 300 // well beyond what paho buffers while Handle blocks
 		var payloads []string
 		for i := range n {
 			payloads = append(payloads, fmt.Sprint(i))
@@ -459,7 +459,8 @@ func TestMQTTStopWithBlockedHandler(t *testing.T) {
 	<-h.blocked
 	stop() // returns although Handle is blocked
 	close(h.release)
-	// The blocked call completes; the second message is passed on as the
-	// queue drains, or left to the broker: never lost silently.
+	// The blocked call completes; the second message, waiting for its turn,
+	// sees the close and is left to the broker (not acked): never lost
+	// silently.
 	ingesttest.WaitFor(t, waitTimeout, "blocked Handle to return", func() bool { return len(h.messages()) >= 1 })
 }
