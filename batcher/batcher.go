@@ -51,6 +51,7 @@ type Batcher struct {
 	// its committer.
 	seen    *fingerprints
 	win     window
+	wakeups int // rounds of Run's loop, for tests
 	entries []*wal.Entry
 	stats   Stats
 	// retryDelay is the pause between attempts of a failed write.
@@ -387,6 +388,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 				}
 			}
 		}
+		b.wakeups++
 		select {
 		case <-ctxDone:
 			// Commit what is queued, but not forever: with the disk gone
@@ -434,8 +436,9 @@ func (b *Batcher) Run(ctx context.Context) error {
 // nudgeAt returns the queue length at which a source should wake the
 // collecting goroutine, 0 to take every message as it comes: while the
 // committer is busy, an eighth of the queue (the rest leaves the collector
-// time to be scheduled before QoS 0 messages drop); while a batch is held,
-// as many messages as would make it stop waiting.
+// time to be scheduled before QoS 0 messages drop); while a batch lingers,
+// as many messages as would make it stop waiting; while it only waits for
+// min_interval, which no message shortens, an eighth again.
 func (b *Batcher) nudgeAt(open *batch, busy, holding bool) int {
 	part := max(1, cap(b.queue)/8)
 	switch {
@@ -443,18 +446,27 @@ func (b *Batcher) nudgeAt(open *batch, busy, holding bool) int {
 		return part
 	case !holding:
 		return 0
+	case !b.lingering(open):
+		return part
 	}
 	at := part
-	if open.unacked > 0 && b.win.size > open.unacked {
+	if open.unacked > 0 {
 		at = min(at, b.win.size-open.unacked)
-	} else if open.unacked > 0 {
-		return 0
 	}
 	if b.cfg.FillBytes > 0 && open.count > 0 {
 		per := max(1, len(open.points)/open.count)
 		at = min(at, (int(b.cfg.FillBytes)-len(open.points))/per+1)
 	}
 	return max(1, at)
+}
+
+// lingering reports whether the open batch may still wait for linger:
+// it is neither full nor filled to fill_bytes nor holding the learned
+// inflight window (see holdFor).
+func (b *Batcher) lingering(open *batch) bool {
+	return open.count > 0 && b.cfg.Linger > 0 && !open.full(&b.cfg) &&
+		(b.cfg.FillBytes <= 0 || len(open.points) < int(b.cfg.FillBytes)) &&
+		(open.unacked == 0 || open.unacked < b.win.size)
 }
 
 // job is a batch handed to the committer with the context its write
@@ -470,10 +482,7 @@ type job struct {
 // Config.Linger). 0 or less means now.
 func (b *Batcher) holdFor(open *batch, now, lastStart time.Time) time.Duration {
 	wait := b.cfg.MinInterval - now.Sub(lastStart)
-	if open.count == 0 || b.cfg.Linger <= 0 || open.full(&b.cfg) {
-		return wait
-	}
-	if (b.cfg.FillBytes > 0 && len(open.points) >= int(b.cfg.FillBytes)) || (open.unacked > 0 && open.unacked >= b.win.size) {
+	if !b.lingering(open) {
 		return wait
 	}
 	return max(wait, open.opened.Add(b.cfg.Linger).Sub(now))

@@ -515,3 +515,41 @@ func TestShutdownGivesUpOnABrokenDisk(t *testing.T) {
 		t.Fatalf("%d acks for a batch that never became durable", c)
 	}
 }
+
+// TestHeldBatchIsNotWokenPerMessage: a batch filled past fill_bytes waits
+// out min_interval, which no further message shortens, so the sources let
+// the collecting goroutine sleep until an eighth of the queue is waiting
+// instead of waking it for every message (which once cost a goroutine
+// switch per message at the QoS 0 ceiling). 500 messages queued one by
+// one during a long min_interval wake it a handful of times, not 500.
+func TestHeldBatchIsNotWokenPerMessage(t *testing.T) {
+	log := &fakeLog{}
+	cfg := testConfig()
+	cfg.MinInterval = time.Hour
+	cfg.Linger = 20 * time.Millisecond
+	cfg.FillBytes = 64
+	cfg.Queue = 1024
+	b := New(cfg, log, Options{Fsync: true})
+	cancel, done := startRun(t, b)
+	b.Handle(msg(0, 0, nil)) // the first commit starts at once ...
+	waitFor(t, "the first commit", func() bool { return b.Stats().Batches.Load() == 1 })
+	const n = 500 // ... the next waits an hour
+	for i := 1; i <= n; i++ {
+		b.Handle(msg(i, 0, nil))
+		time.Sleep(100 * time.Microsecond) // a source, not a burst
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Stats().Messages.Load(); got != n+1 {
+		t.Fatalf("%d messages committed, want %d", got, n+1)
+	}
+	if dropped := b.Stats().Dropped.Load(); dropped > 0 {
+		t.Fatalf("%d messages dropped", dropped)
+	}
+	if b.wakeups > n/10 {
+		t.Fatalf("the collector woke %d times for %d messages held by min_interval", b.wakeups, n)
+	}
+	t.Logf("%d wakeups for %d messages", b.wakeups, n)
+}
