@@ -303,6 +303,8 @@ func (d *decoder) spliceValue(payload []byte) bool {
 	switch str := unsafeString(s); {
 	case str == "true" || str == "false":
 		dst = append(dst, str...)
+	case canonicalFloat(s):
+		dst = append(dst, s...) // as AppendFloat below would write it
 	case isDecimal(str):
 		f, err := strconv.ParseFloat(str, 64)
 		if err != nil {
