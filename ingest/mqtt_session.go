@@ -62,9 +62,13 @@ func (ss *session) onMessage(_ paho.Client, pm paho.Message) {
 // is closing first; it blocks while another call holds the turn.
 func (ss *session) post(ev event) bool {
 	select {
-	case ss.turn <- struct{}{}:
-	case <-ss.closing:
-		return false
+	case ss.turn <- struct{}{}: // the common case, without a full select
+	default:
+		select {
+		case ss.turn <- struct{}{}:
+		case <-ss.closing:
+			return false
+		}
 	}
 	select {
 	case <-ss.closing:
