@@ -4,6 +4,8 @@ import (
 	"hash/crc32"
 	"sync"
 	"sync/atomic"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // Message is one payload received by a source, decoded.
@@ -27,7 +29,11 @@ type Message struct {
 	N      int // number of points
 	Size   int // payload bytes
 
-	ack   func()
+	ack func()
+	// from and pm are the session and paho message of an MQTT message:
+	// its ack without a closure allocated per message.
+	from  *session
+	pm    paho.Message
 	acked atomic.Bool
 	buf   *[]byte // Points' buffer when it came from pointsPool
 }
@@ -73,13 +79,20 @@ func (m *Message) ReleasePoints() {
 // delivered the message was lost is dropped by the client library: the
 // broker then redelivers the message (Dup set, same Fingerprint).
 func (m *Message) Ack() {
-	if m.ack != nil && m.acked.CompareAndSwap(false, true) {
-		m.ack()
+	if m.from == nil && m.ack == nil || !m.acked.CompareAndSwap(false, true) {
+		return
 	}
+	if m.from != nil {
+		m.pm.Ack()
+		m.from.acked()
+		return
+	}
+	m.ack()
 }
 
-// SetAck sets the function Ack calls, once. Sources set it before handing
-// the message over; tests use it to observe acks.
+// SetAck sets the function Ack calls, once, for a message that did not
+// come from an MQTT source (whose ack is built in). Tests use it to
+// observe acks.
 func (m *Message) SetAck(ack func()) { m.ack = ack }
 
 // Handler receives the messages of a source.

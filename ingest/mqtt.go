@@ -153,10 +153,7 @@ func (s *MQTT) message(ss *session, pm paho.Message) *Message {
 		if m.Dup && len(payload) > fingerprintBytewise {
 			m.LegacyFingerprint = LegacyFingerprint(topic, payload, m.MessageID)
 		}
-		m.SetAck(func() {
-			pm.Ack()
-			ss.acked()
-		})
+		m.from, m.pm = ss, pm
 	}
 	s.stats.received.Add(1)
 	s.stats.bytes.Add(uint64(len(payload)))
