@@ -72,7 +72,8 @@ func (ss *session) post(ev event) bool {
 	}
 	select {
 	case <-ss.closing:
-		// Both were ready and select chose the turn: closing wins.
+		// Closed before the turn was taken (or both were ready and
+		// select chose the turn): closing wins.
 		<-ss.turn
 		return false
 	default:
