@@ -53,7 +53,7 @@ func harnessLines(b []byte, series int, ts int64, round int) []byte {
 
 // feedHarness applies 10 seconds of harness traffic (one entry a second,
 // one point per series), flushes, and returns the last index applied.
-func feedHarness(t *testing.T, e *Engine, series int) uint64 {
+func feedHarness(t testing.TB, e *Engine, series int) uint64 {
 	t.Helper()
 	start := window.NewTumbling(time.Minute).Start(base)
 	var buf []byte

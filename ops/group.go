@@ -304,8 +304,9 @@ func (pl *Plan) AppendFields(dst []point.Field, g *Group) []point.Field {
 		if f.State.N == 0 {
 			continue
 		}
-		for _, a := range pl.num {
-			dst = appendNum(dst, f, &a)
+		names := pl.resultNames(f.Key)
+		for j := range pl.num {
+			dst = appendNum(dst, f, &pl.num[j], names[j])
 		}
 	}
 	for i := range pl.tags {
@@ -320,24 +321,25 @@ func (pl *Plan) AppendFields(dst []point.Field, g *Group) []point.Field {
 	return dst
 }
 
-// appendNum appends aggregate a of field f, if it has a finite value.
-func appendNum(dst []point.Field, f *FieldState, a *numAgg) []point.Field {
+// appendNum appends aggregate a of field f as name, if it has a finite
+// value.
+func appendNum(dst []point.Field, f *FieldState, a *numAgg, name string) []point.Field {
 	s := &f.State
 	switch a.kind {
 	case kCount:
-		return append(dst, point.Field{Key: f.Key + a.suffix, Value: lineprotocol.IntValue(s.N)})
+		return append(dst, point.Field{Key: name, Value: lineprotocol.IntValue(s.N)})
 	case kDistinct:
 		if f.Extra == nil || f.Extra.distinct == nil {
 			return dst
 		}
-		return append(dst, point.Field{Key: f.Key + a.suffix, Value: lineprotocol.IntValue(f.Extra.distinct.count())})
+		return append(dst, point.Field{Key: name, Value: lineprotocol.IntValue(f.Extra.distinct.count())})
 	}
 	v, ok := numValue(f, a)
 	if !ok {
 		return dst
 	}
 	if fv, ok := lineprotocol.FloatValue(v); ok {
-		dst = append(dst, point.Field{Key: f.Key + a.suffix, Value: fv})
+		dst = append(dst, point.Field{Key: name, Value: fv})
 	}
 	return dst
 }
