@@ -366,10 +366,10 @@ type seriesRow struct {
 
 // row returns the checkpoint of the series of key, in row i; its tags
 // are appended to tags[:0].
-func (o *Op) row(key string, i int32, tags []point.Tag) (seriesRow, error) {
+func (o *Op) row(key string, i int32, tags []point.Tag, scratch *jsonScratch) (seriesRow, error) {
 	e := o.rows.at(i)
 	meas, tags := o.identity(key, i, tags)
-	ss, err := save(o.det, i, &e.track)
+	ss, err := save(o.det, i, &e.track, scratch)
 	if err != nil {
 		return seriesRow{}, fmt.Errorf("detect %s: series %q: %w", o.name, meas, err)
 	}
@@ -391,7 +391,7 @@ func (o *Op) sortedKeys() []string {
 func (o *Op) MarshalJSON() ([]byte, error) {
 	st := opState{Sig: o.r.sig, Field: o.r.field, Dropped: o.dropped, Series: make([]seriesRow, 0, len(o.series))}
 	for _, k := range o.sortedKeys() {
-		row, err := o.row(k, o.series[k], nil)
+		row, err := o.row(k, o.series[k], nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -412,21 +412,26 @@ func (o *Op) WriteJSON(w io.Writer) error {
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
-	var buf []byte
+	// The rows and their detector states are encoded into reused buffers:
+	// json.Marshal would return new slices per row (10k rows at 10k
+	// series, every checkpoint).
+	var rowJSON, detJSON jsonScratch
 	var tags []point.Tag
+	var row seriesRow // one, not one per series: encoding it makes it escape
 	for n, k := range o.sortedKeys() {
-		row, err := o.row(k, o.series[k], tags)
+		row, err = o.row(k, o.series[k], tags, &detJSON)
 		if err != nil {
 			return err
 		}
 		tags = row.Tags
-		js, err := json.Marshal(&row)
+		js, err := rowJSON.marshal(&row)
 		if err != nil {
 			return fmt.Errorf("detect %s: series %q: %w", o.name, row.Measurement, err)
 		}
 		if n > 0 {
-			js = append(append(buf[:0], ','), js...)
-			buf = js
+			if _, err := io.WriteString(w, ","); err != nil {
+				return err
+			}
 		}
 		if _, err := w.Write(js); err != nil {
 			return err

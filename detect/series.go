@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -278,11 +279,12 @@ type seriesState struct {
 	Alert   ops.AlertState  `json:"alert"`
 }
 
-// save returns the checkpoint of the series of row i of det and k.
-func save(det states, i int32, k *track) (seriesState, error) {
+// save returns the checkpoint of the series of row i of det and k. With
+// scratch, its Det is valid until scratch's next use.
+func save(det states, i int32, k *track, scratch *jsonScratch) (seriesState, error) {
 	st := seriesState{Sustain: k.sustain(), Alert: k.alert()}
 	if s := det.state(i); s != nil {
-		b, err := json.Marshal(s)
+		b, err := scratch.marshal(s)
 		if err != nil {
 			return st, fmt.Errorf("detector state: %w", err)
 		}
@@ -363,4 +365,28 @@ func (d *gap) Step(_ float64, t int64) ops.Result {
 		*s = GapState{Seen: true, T: t}
 	}
 	return r
+}
+
+// jsonScratch encodes values as json.Marshal does into one reused buffer,
+// so that a checkpoint of 10k series does not allocate a slice per series.
+// A nil jsonScratch is json.Marshal.
+type jsonScratch struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// marshal returns the JSON of v, valid until the next call.
+func (j *jsonScratch) marshal(v any) ([]byte, error) {
+	if j == nil {
+		return json.Marshal(v)
+	}
+	if j.enc == nil {
+		j.enc = json.NewEncoder(&j.buf)
+	}
+	j.buf.Reset()
+	if err := j.enc.Encode(v); err != nil {
+		return nil, err
+	}
+	// Encode ends the value with a newline, which Marshal does not.
+	return j.buf.Bytes()[:j.buf.Len()-1], nil
 }

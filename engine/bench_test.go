@@ -315,3 +315,25 @@ func BenchmarkEngineHeapPerSeriesWindow(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSnapshot10k encodes the checkpoint of the harness pipeline
+// (scripts/bench) at 10k series, as the agent does every
+// checkpoint.interval; bytes is the size of the checkpoint.
+func BenchmarkSnapshot10k(b *testing.B) {
+	e, err := New(Config{Site: "s1", Steps: harnessSteps(), Checkpoint: DefaultCheckpoint()},
+		&memLog{}, map[string]Outbox{"out": &discardOutbox{}}, &memCkpt{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	idx := feedHarness(b, e, 10000)
+	b.ReportAllocs()
+	var size int
+	for b.Loop() {
+		data, err := e.snapshot(idx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(data)
+	}
+	b.ReportMetric(float64(size), "bytes")
+}

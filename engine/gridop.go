@@ -454,7 +454,7 @@ func (o *gridOp) WriteJSON(w io.Writer) error {
 		}
 		for j, k := range keys {
 			jw.raw(jw.sep(j, "["))
-			jw.value(k)
+			jw.str(k)
 		}
 		jw.close(len(keys), "]")
 		jw.raw(`,"groups":`)
@@ -478,7 +478,7 @@ func (o *gridOp) WriteJSON(w io.Writer) error {
 		jw.raw(`,"known":`)
 		for i, k := range sortedKeys(o.known) {
 			jw.raw(jw.sep(i, "{"))
-			jw.value(k)
+			jw.str(k)
 			jw.raw(":")
 			jw.value(o.known[k])
 		}

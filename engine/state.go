@@ -3,12 +3,13 @@ package engine
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sync"
 
+	"github.com/klauspost/compress/gzip"
+	"github.com/rivulet-edge/rivulet/ops"
 	"github.com/rivulet-edge/rivulet/window"
 )
 
@@ -281,6 +282,7 @@ func (s *Summary) Open() (windows, series int) {
 type jsonWriter struct {
 	w   io.Writer
 	err error
+	buf []byte // str's
 }
 
 func (j *jsonWriter) raw(s string) {
@@ -300,6 +302,16 @@ func (j *jsonWriter) value(v any) {
 		return
 	}
 	_, j.err = j.w.Write(b)
+}
+
+// str writes s as json.Marshal encodes it, without value's allocations
+// (a checkpoint writes a key per group).
+func (j *jsonWriter) str(s string) {
+	if j.err != nil {
+		return
+	}
+	j.buf = ops.AppendJSONString(j.buf[:0], s)
+	_, j.err = j.w.Write(j.buf)
 }
 
 // sep is what goes before element i of a list opened by open.

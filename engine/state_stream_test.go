@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,5 +202,23 @@ func TestSummarizeCompressed(t *testing.T) {
 	}
 	if _, err := Summarize(z.Bytes()[:z.Len()/2]); err == nil {
 		t.Fatal("truncated compressed state: no error")
+	}
+}
+
+// TestJSONWriterStr: str writes the bytes json.Marshal gives for a string,
+// group keys with control bytes, HTML and bad UTF-8 included.
+func TestJSONWriterStr(t *testing.T) {
+	for _, s := range []string{"", "plain", "\x00z\x01d\x00", `a"b\c`, "<&>", "tab\tnl\n",
+		"é€\u2028\u2029", "bad\xffutf8\xc3", "\x7f\x1f", strings.Repeat("k", 300)} {
+		var b bytes.Buffer
+		jw := jsonWriter{w: &b}
+		jw.str(s)
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jw.err != nil || !bytes.Equal(b.Bytes(), want) {
+			t.Errorf("str(%q) = %s, %v; json.Marshal gives %s", s, b.Bytes(), jw.err, want)
+		}
 	}
 }

@@ -32,9 +32,9 @@ func (g *Group) AppendJSON(b []byte) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"Key":`...)
-			b = appendJSONString(b, t.Key)
+			b = AppendJSONString(b, t.Key)
 			b = append(b, `,"Value":`...)
-			b = appendJSONString(b, t.Value)
+			b = AppendJSONString(b, t.Value)
 			b = append(b, '}')
 		}
 		b, sep = append(b, ']'), ','
@@ -68,7 +68,7 @@ func (g *Group) hasDistinct() bool {
 func (f *FieldState) appendJSON(b []byte) []byte {
 	s := &f.State
 	b = append(b, `{"key":`...)
-	b = appendJSONString(b, f.Key)
+	b = AppendJSONString(b, f.Key)
 	b = append(b, `,"state":{"n":`...)
 	b = strconv.AppendInt(b, s.N, 10)
 	b = appendJSONFloat(append(b, `,"sum":`...), s.Sum)
@@ -130,9 +130,9 @@ func appendJSONFloat(b []byte, v float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s quoted as encoding/json quotes a string: HTML
+// AppendJSONString appends s quoted as encoding/json quotes a string: HTML
 // characters, U+2028 and U+2029 escaped, invalid UTF-8 as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
