@@ -124,6 +124,8 @@ func (s *MQTT) clientOptions(ss *session) *paho.ClientOptions {
 		// after CONNACK, before any subscribe callback could be registered:
 		// every message therefore goes through the default handler.
 		SetDefaultPublishHandler(ss.onMessage).
+		// Inbound messages are not kept in paho's memory: see sessionStore.
+		SetStore(newSessionStore()).
 		SetOnConnectHandler(ss.onConnect).
 		SetConnectionLostHandler(ss.onLost)
 	if s.secrets.tls != nil {

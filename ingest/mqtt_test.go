@@ -278,6 +278,60 @@ func TestMQTTRedeliversUnacked(t *testing.T) {
 	})
 }
 
+// TestMQTTQoS2 runs the QoS 2 flow through the source's paho store, which
+// keeps no inbound packets (see sessionStore): what is not acked comes
+// again after a restart, and what is acked completes, so that the next
+// start of the session gets only new messages.
+func TestMQTTQoS2(t *testing.T) {
+	brokers(t, func(t *testing.T, url string, _ bool) {
+		cfg := sourceConfig(t, url)
+		cfg.QoS = 2
+		holder := &recorder{} // never acks
+		src := newSource(t, cfg, holder, nil)
+		ingest.SetAckGrace(src, 50*time.Millisecond)
+		stop := runSource(t, src)
+		holder.waitUp(t, 1)
+		ingesttest.Publish(t, url, "v/hall/temp", 2, "1", "2", "3")
+		points := func(ms []*ingest.Message) []string {
+			var out []string
+			for _, m := range ms {
+				if m.QoS != 2 {
+					t.Errorf("message %d: QoS %d, want 2", m.MessageID, m.QoS)
+				}
+				out = append(out, string(m.Points))
+			}
+			slices.Sort(out)
+			return out
+		}
+		first := points(holder.waitMessages(t, 3))
+		stop()
+
+		rec := &recorder{ack: true}
+		stop2 := runSource(t, newSource(t, cfg, rec, nil))
+		again := rec.waitMessages(t, 3)
+		if got := points(again); !slices.Equal(got, first) {
+			t.Errorf("redelivered %q, want %q", got, first)
+		}
+		for _, m := range again {
+			if !m.Dup {
+				t.Errorf("redelivery of %d has no Dup", m.MessageID)
+			}
+		}
+		stop2()
+
+		// Redeliveries come right after CONNACK, before anything published
+		// once the source is up: the new reading must be the first message.
+		rec3 := &recorder{ack: true}
+		stop3 := runSource(t, newSource(t, cfg, rec3, nil))
+		rec3.waitUp(t, 1)
+		ingesttest.Publish(t, url, "v/hall/temp", 2, "4")
+		if got := rec3.waitMessages(t, 1); len(got) != 1 || got[0].Dup || !strings.Contains(string(got[0].Points), "value=4") {
+			t.Errorf("after the acks the session delivered %q, want only the new reading", points(got))
+		}
+		stop3()
+	})
+}
+
 func TestMQTTReconnectsAndResubscribes(t *testing.T) {
 	addr := ingesttest.FreeAddr(t)
 	b1 := startBroker(t, addr)
