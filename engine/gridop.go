@@ -47,6 +47,9 @@ type gridOp struct {
 	counts   opCounts
 
 	keyBuf []byte
+	// [paneLo, paneHi) is the pane of the last point: PaneStart divides,
+	// and consecutive points mostly share a pane.
+	paneLo, paneHi int64
 	// scratch is the group WriteJSON writes when its tags come from its
 	// key, jsonBuf its JSON.
 	scratch ops.Group
@@ -103,7 +106,13 @@ func newGridOp(c StepConfig, side emitFunc) (*gridOp, error) {
 
 func (o *gridOp) Add(p *point.Point, t, proc int64, _ emitFunc) {
 	o.wm.Observe(t, proc)
-	ps := o.grid.PaneStart(t)
+	ps := o.paneLo
+	if t < o.paneLo || t >= o.paneHi {
+		ps = o.grid.PaneStart(t)
+		if end := o.grid.PaneEnd(ps); ps <= t && t < end {
+			o.paneLo, o.paneHi = ps, end
+		}
+	}
 	first, last := o.grid.Windows(ps)
 	if o.fired != window.None && o.grid.End(first) <= o.fired {
 		if !o.addLate(p, t, ps, first, last) {

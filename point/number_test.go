@@ -1,6 +1,7 @@
 package point
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
 	"testing"
@@ -43,6 +44,21 @@ func TestScanFloat(t *testing.T) {
 		want, err := strconv.ParseFloat(tc.in, 64)
 		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
 			t.Errorf("scanFloat(%q) = %v, ParseFloat %v (%v)", tc.in, got, want, err)
+		}
+	}
+}
+
+// TestDigits8 puts every byte value at every position of a word of
+// digits: digits8 must accept exactly the words of eight digits.
+func TestDigits8(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			w := []byte("01234567")
+			w[pos] = byte(c)
+			want := c >= '0' && c <= '9'
+			if got := digits8(binary.LittleEndian.Uint64(w)); got != want {
+				t.Errorf("digits8(%q) = %v, want %v", w, got, want)
+			}
 		}
 	}
 }

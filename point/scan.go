@@ -373,6 +373,9 @@ func parseTime(data []byte, j int, l *RawLine) (int, bool) {
 		j++
 	}
 	d := j
+	for j+8 <= len(data) && digits8(binary.LittleEndian.Uint64(data[j:])) {
+		j += 8
+	}
 	for j < len(data) && data[j]-'0' < 10 {
 		j++
 	}
@@ -389,6 +392,14 @@ func parseTime(data []byte, j int, l *RawLine) (int, bool) {
 		return 0, false
 	}
 	return j, true
+}
+
+// digits8 reports whether the eight bytes of x are all decimal digits:
+// each has the high nibble 3, and adding 6 keeps it (0x39+6 = 0x3f, while
+// 0x3a+6 = 0x40). No byte carries into the next.
+func digits8(x uint64) bool {
+	const hi, three, six = 0xf0f0f0f0f0f0f0f0, 0x3030303030303030, 0x0606060606060606
+	return x&hi == three && (x+six)&hi == three
 }
 
 // validUTF8 checks every token of l, as the full parser does.
