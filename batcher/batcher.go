@@ -64,8 +64,12 @@ type Batcher struct {
 	// message queued meanwhile carries it (see Stats.AckLatency).
 	stamp atomic.Int64
 	// qbytes is the size of the points in the queue; room wakes a source
-	// blocked on Config.QueueBytes, waiters counts those sources.
+	// blocked on Config.QueueBytes or on held, waiters counts those
+	// sources.
 	qbytes atomic.Int64
+	// held counts the QoS > 0 messages queued or in a batch and not yet
+	// acked; sources block at Config.Dedupe of them (see overHeld).
+	held atomic.Int64
 	// extraSyncs counts syncs of the log other than group commits since
 	// Run last looked (see tryWrite).
 	extraSyncs atomic.Int64
@@ -195,14 +199,20 @@ func (b *Batcher) Handle(m *ingest.Message) {
 		b.stamp.CompareAndSwap(0, q.t)
 	}
 	size := int64(len(m.Points))
-	if !b.overBytes(size) {
+	var hold int64 // 1 for a message that waits for its ack
+	if m.QoS > 0 {
+		hold = 1
+	}
+	if !b.overBytes(size) && (hold == 0 || !b.overHeld()) {
 		b.qbytes.Add(size)
+		b.held.Add(hold)
 		select {
 		case b.queue <- q:
 			b.maybeNudge()
 			return
 		default:
 			b.qbytes.Add(-size)
+			b.held.Add(-hold)
 		}
 	}
 	if m.QoS == 0 {
@@ -211,16 +221,31 @@ func (b *Batcher) Handle(m *ingest.Message) {
 	}
 	start := time.Now()
 	defer func() { b.stats.BlockedNanos.Add(int64(time.Since(start))) }()
-	if !b.waitBytes(size) {
+	if !b.waitQueue(size) {
 		return
 	}
 	b.qbytes.Add(size)
+	b.held.Add(1)
 	select {
 	case b.queue <- q:
 		b.maybeNudge()
 	case <-b.stop:
 		b.qbytes.Add(-size)
+		b.held.Add(-1)
 	}
+}
+
+// overHeld reports whether Config.Dedupe messages wait for their acks
+// already. A broker's inflight window does not always bound them:
+// mosquitto 2.0.11 sent a persistent session's backlog of 600k messages
+// with 5k–36k unacked at a time whatever its max_inflight_messages (20 or
+// 1000). Every one of them may come again, redelivered after a
+// reconnect, and is recognised as a redelivery only while its
+// fingerprint is among the last Dedupe seen; each also holds its MQTT
+// packet until its ack, about 400 bytes of heap.
+func (b *Batcher) overHeld() bool {
+	limit := int64(b.cfg.Dedupe)
+	return limit > 0 && b.held.Load() >= limit
 }
 
 // overBytes reports whether queueing size more bytes of points would pass
@@ -231,15 +256,17 @@ func (b *Batcher) overBytes(size int64) bool {
 	return limit > 0 && q > 0 && q+size > limit
 }
 
-// waitBytes blocks a QoS 1 source until its message fits under
-// Config.QueueBytes; false if the batcher stopped meanwhile.
-func (b *Batcher) waitBytes(size int64) bool {
-	if !b.overBytes(size) {
+// waitQueue blocks a QoS 1 source until its message fits under
+// Config.QueueBytes and under the held bound (overHeld); false if the
+// batcher stopped meanwhile.
+func (b *Batcher) waitQueue(size int64) bool {
+	full := func() bool { return b.overBytes(size) || b.overHeld() }
+	if !full() {
 		return true
 	}
 	b.waiters.Add(1)
 	defer b.waiters.Add(-1)
-	for b.overBytes(size) {
+	for full() {
 		select {
 		case b.nudged <- struct{}{}: // the collector may be waiting for a longer queue
 		default:
@@ -464,7 +491,7 @@ func (b *Batcher) nudgeAt(open *batch, busy, holding bool) int {
 // it is neither full nor filled to fill_bytes nor holding the learned
 // inflight window (see holdFor).
 func (b *Batcher) lingering(open *batch) bool {
-	return open.count > 0 && b.cfg.Linger > 0 && !open.full(&b.cfg) &&
+	return open.count > 0 && b.cfg.Linger > 0 && !open.full(&b.cfg) && !b.overHeld() &&
 		(b.cfg.FillBytes <= 0 || len(open.points) < int(b.cfg.FillBytes)) &&
 		(open.unacked == 0 || open.unacked < b.win.size)
 }
@@ -579,6 +606,13 @@ func (b *Batcher) commit(ctx context.Context, bt *batch) error {
 	}
 	for _, m := range bt.msgs {
 		m.Ack()
+	}
+	b.held.Add(-int64(len(bt.msgs)))
+	if b.waiters.Load() > 0 {
+		select {
+		case b.room <- struct{}{}:
+		default:
+		}
 	}
 	b.stats.Batches.Add(1)
 	b.stats.Messages.Add(uint64(bt.count))

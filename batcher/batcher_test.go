@@ -414,3 +414,79 @@ func TestPointsReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHeldBoundedByDedupe: the batcher holds at most Config.Dedupe
+// unacked messages whatever the source offers (a broker may send a whole
+// backlog without waiting for acks), so that when a reconnect makes the
+// broker send every unacked message again, each copy is recognised and
+// the log holds every reading once.
+func TestHeldBoundedByDedupe(t *testing.T) {
+	cfg := testConfig()
+	cfg.Dedupe = 64
+	log := &fakeLog{syncTime: 2 * time.Millisecond}
+	b := New(cfg, log, Options{Fsync: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	var (
+		mu    sync.Mutex
+		acked = map[uint16]bool{}
+		acks  int
+	)
+	onAck := func(m *ingest.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		acked[m.MessageID] = true
+		acks++
+	}
+	const n = 3000
+	most := 0
+	for i := 1; i <= n; i++ {
+		b.Handle(msg(i, 1, onAck))
+		mu.Lock()
+		most = max(most, i-len(acked))
+		mu.Unlock()
+	}
+	// A reconnect: the broker sends again what was not acked.
+	mu.Lock()
+	var again []int
+	for i := 1; i <= n; i++ {
+		if !acked[uint16(i)] {
+			again = append(again, i)
+		}
+	}
+	mu.Unlock()
+	for _, i := range again {
+		m := msg(i, 1, onAck)
+		m.Dup = true
+		b.Handle(m)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		all := acks == n+len(again)
+		mu.Unlock()
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages acked", acks, n+len(again))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if most > cfg.Dedupe {
+		t.Errorf("%d messages waited for their acks at once, above dedupe (%d)", most, cfg.Dedupe)
+	}
+	lines := 0
+	for _, e := range log.entries {
+		lines += bytes.Count(e.Points, []byte{'\n'})
+	}
+	t.Logf("at most %d unacked; %d sent again after the reconnect, %d recognised", most, len(again), b.Stats().Deduped.Load())
+	if lines != n {
+		t.Errorf("the log holds %d readings, want %d: redeliveries were taken for new readings", lines, n)
+	}
+}

@@ -50,7 +50,10 @@ type Config struct {
 	// processing time moves in the log.
 	Heartbeat time.Duration `mapstructure:"heartbeat"`
 	// Dedupe is the number of recent message fingerprints kept to recognise
-	// redeliveries; it must exceed the broker's inflight window.
+	// redeliveries, and the most QoS > 0 messages the batcher holds unacked
+	// (sources block beyond it): every message a reconnect may bring again
+	// is then among those fingerprints, whatever the broker's inflight
+	// window. 0 turns both off.
 	Dedupe int `mapstructure:"dedupe"`
 }
 
