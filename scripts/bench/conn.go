@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // An experiment for perf-notes: paho reads every packet with at least three
@@ -95,4 +97,22 @@ func (c *bufConn) Close() error {
 		c.once.Do(func() { close(c.done) })
 	}
 	return c.Conn.Close()
+}
+
+// outboundStore is the -bare-store outbound experiment: paho's MemoryStore
+// keeping no inbound packets (keys "i.<id>"), as the store of rivulet's
+// source does (ingest/mqtt_store.go), so that the bare subscriber's CPU
+// per message can be compared with and without paho's inbound bookkeeping.
+type outboundStore struct{ *mqtt.MemoryStore }
+
+func (s outboundStore) Put(key string, m packets.ControlPacket) {
+	if !strings.HasPrefix(key, "i.") {
+		s.MemoryStore.Put(key, m)
+	}
+}
+
+func (s outboundStore) Del(key string) {
+	if !strings.HasPrefix(key, "i.") {
+		s.MemoryStore.Del(key)
+	}
 }

@@ -255,6 +255,10 @@ func (r *rivulet) stop() error {
 // bareConn is the -bare-conn experiment: plain, buffered or coalesced.
 var bareConn string
 
+// bareStore is the -bare-store experiment: memory (paho's MemoryStore) or
+// outbound (no inbound packets kept, as rivulet's source does).
+var bareStore string
+
 // bare is a running bare subscriber (this program, subcommand subscribe).
 type bare struct {
 	cmd    *exec.Cmd
@@ -287,7 +291,7 @@ func startBare(broker, id string, qos byte, n int) (*bare, error) {
 	}
 	b := &bare{cmd: exec.Command(self, "subscribe", broker, id, strconv.Itoa(int(qos)), strconv.Itoa(n)),
 		done: make(chan struct{}), counts: make(chan int64, 16)}
-	b.cmd.Env = append(os.Environ(), "BENCH_BARE_CONN="+bareConn)
+	b.cmd.Env = append(os.Environ(), "BENCH_BARE_CONN="+bareConn, "BENCH_BARE_STORE="+bareStore)
 	out, err := b.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -342,6 +346,9 @@ func bareSubscriber(broker, id, qosStr, nStr string) error {
 		})
 	if fn := dialer(os.Getenv("BENCH_BARE_CONN")); fn != nil {
 		opts.SetCustomOpenConnectionFn(fn)
+	}
+	if os.Getenv("BENCH_BARE_STORE") == "outbound" {
+		opts.SetStore(outboundStore{mqtt.NewMemoryStore()})
 	}
 	c := mqtt.NewClient(opts)
 	if t := c.Connect(); !t.WaitTimeout(10*time.Second) || t.Error() != nil {

@@ -103,6 +103,7 @@ func main() {
 	flag.BoolVar(&o.noBare, "no-bare", false, "measure rivulet only")
 	flag.BoolVar(&o.noRivulet, "no-rivulet", false, "measure the bare subscriber only")
 	flag.StringVar(&bareConn, "bare-conn", "plain", "bare subscriber's socket: plain (paho's), buffered (buffered reads) or coalesced (also coalesced writes)")
+	flag.StringVar(&bareStore, "bare-store", "memory", "bare subscriber's paho store: memory (paho's default) or outbound (keeps no inbound packets, as rivulet's source)")
 	header := flag.Bool("header", false, "print the table header first")
 	foot := flag.Bool("footprint", false, "measure idle and steady-load CPU and RSS instead")
 	scaleKind := flag.String("scale", "", "print a scale curve: series or rate (live, rivulet and bare)")
@@ -117,6 +118,9 @@ func main() {
 		o.label = describe(o)
 		if bareConn != "plain" {
 			o.label += ", bare socket " + bareConn
+		}
+		if bareStore != "memory" {
+			o.label += ", bare store " + bareStore
 		}
 	}
 	var err error
