@@ -278,8 +278,9 @@ type tagAgg struct {
 }
 
 // Plan is a compiled aggregate list: what a Group keeps and what its result
-// holds. A Plan is immutable and safe for concurrent use; the Groups it
-// works on are not.
+// holds. A Plan is safe for concurrent use (its one changing part, a cache
+// of result field names, is copied on write); the Groups it works on are
+// not.
 type Plan struct {
 	names []string
 	num   []numAgg
