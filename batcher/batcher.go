@@ -88,6 +88,11 @@ type Stats struct {
 	Messages, Points, Batches, Syncs, Heartbeats atomic.Uint64
 	// Deduped counts redelivered messages recognised and dropped.
 	Deduped atomic.Uint64
+	// DupUnmatched counts messages marked as redeliveries (DUP) whose
+	// original was not found, which are kept as new: normal when the
+	// original never reached the agent (lost with a connection), a missed
+	// duplicate when it did.
+	DupUnmatched atomic.Uint64
 	// Dropped counts QoS 0 messages lost to a full queue.
 	Dropped atomic.Uint64
 	// BlockedNanos is the time sources spent blocked on a full queue.
@@ -642,10 +647,13 @@ func (b *Batcher) add(bt *batch, q queued) {
 	if m.QoS > 0 {
 		bt.msgs = append(bt.msgs, m)
 		bt.unacked++
-		if m.Dup && (b.seen.has(m.Fingerprint) || m.LegacyFingerprint != 0 && b.seen.has(m.LegacyFingerprint)) {
-			b.stats.Deduped.Add(1)
-			m.ReleasePoints()
-			return
+		if m.Dup {
+			if b.seen.has(m.Fingerprint) || m.LegacyFingerprint != 0 && b.seen.has(m.LegacyFingerprint) {
+				b.stats.Deduped.Add(1)
+				m.ReleasePoints()
+				return
+			}
+			b.stats.DupUnmatched.Add(1)
 		}
 		b.seen.add(m.Fingerprint)
 		bt.fps = append(bt.fps, m.Fingerprint)

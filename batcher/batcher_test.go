@@ -189,6 +189,9 @@ func TestRedeliveryDedupe(t *testing.T) {
 	if got := b.Stats().Deduped.Load(); got != 1 {
 		t.Fatalf("deduped = %d, want 1", got)
 	}
+	if got := b.Stats().DupUnmatched.Load(); got != 1 {
+		t.Fatalf("unmatched DUPs = %d, want 1 (the new DUP)", got)
+	}
 	if len(log.entries) != 2 {
 		t.Fatalf("log has %d entries, want 2 (the original and the new DUP)", len(log.entries))
 	}
@@ -219,6 +222,9 @@ func TestRedeliveryDedupeLegacy(t *testing.T) {
 	commitNow(t, b, redelivered, other)
 	if got := b.Stats().Deduped.Load(); got != 1 {
 		t.Fatalf("deduped = %d, want 1", got)
+	}
+	if got := b.Stats().DupUnmatched.Load(); got != 1 {
+		t.Fatalf("unmatched DUPs = %d, want 1 (the new DUP)", got)
 	}
 	if len(log.entries) != 2 {
 		t.Fatalf("log has %d entries, want 2 (the original, then the other DUP)", len(log.entries))

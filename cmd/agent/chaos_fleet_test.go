@@ -339,9 +339,9 @@ func finishAndCompare(t *testing.T, f *fleet, agent *proc, web, out string, time
 			}
 		}
 		t.Logf("agent's warnings, errors and broker events:\n%s", strings.Join(warn, "\n"))
-		t.Logf("last process: messages_total=%v points_total=%v late_points_total=%v deduplicated=%v",
+		t.Logf("last process: messages_total=%v points_total=%v late_points_total=%v deduplicated=%v redeliveries_unmatched=%v",
 			last["rivulet_messages_total"], last["rivulet_points_total"], last["rivulet_late_points_total"],
-			last["rivulet_redeliveries_deduplicated_total"])
+			last["rivulet_redeliveries_deduplicated_total"], last["rivulet_redeliveries_unmatched_total"])
 	}
 	return lost, dup, wrong, len(rs), last
 }

@@ -115,6 +115,7 @@ func (a *agent) batcherMetrics(ms *metricSet) {
 	ms.add("rivulet_commit_syncs_total", "counter", "fsyncs of the ingest log by group commits.", float64(bs.Syncs.Load()))
 	ms.add("rivulet_heartbeats_total", "counter", "Heartbeat entries written while idle.", float64(bs.Heartbeats.Load()))
 	ms.add("rivulet_redeliveries_deduplicated_total", "counter", "Redelivered messages found in the log and dropped.", float64(bs.Deduped.Load()))
+	ms.add("rivulet_redeliveries_unmatched_total", "counter", "Messages marked as redeliveries whose original was not found, kept as new (their original never reached the agent, or it did and they are duplicates).", float64(bs.DupUnmatched.Load()))
 	// Drops are counted in messages. Late points are points, dropped after
 	// the log, and have their own counter (rivulet_late_points_total).
 	const dropped = "Messages that never reached the ingest log, by reason: qos0_queue_full (lost), quarantined (payload undecodable or unrouted, kept in data_dir/quarantine)."

@@ -67,6 +67,7 @@ func TestMetricsAndDamagedRestart(t *testing.T) {
 		`rivulet_sink_points_total{sink="local"}`:               float64(len(want)),
 		`rivulet_source_decode_errors_total{source="sensors"}`:  0,
 		`rivulet_redeliveries_deduplicated_total`:               0,
+		`rivulet_redeliveries_unmatched_total`:                  0,
 		`rivulet_dropped_total{reason="qos0_queue_full"}`:       0,
 		`rivulet_sink_dead_lettered_points_total{sink="local"}`: 0,
 	} {
