@@ -126,8 +126,3 @@ func (b *Budget) victim() *Outbox {
 	}
 	return v
 }
-
-// entrySize is the bytes on disk of an outbox entry with n bytes of points.
-func entrySize(n int) int64 {
-	return frameLen(2 + 8 + 1 + uvarintLen(uint64(n)) + n + 4)
-}

@@ -40,9 +40,6 @@ func TestBudgetEntrySize(t *testing.T) {
 	if n := len(line100(1)); n != 100 {
 		t.Fatalf("line100 has %d bytes", n)
 	}
-	if got := entrySize(100); got != size100 {
-		t.Errorf("entrySize(100) = %d, want %d", got, size100)
-	}
 	o := openBudgetBox(t, "a")
 	for i := uint64(1); i <= 3; i++ {
 		if err := o.Append(i, line100(i), false); err != nil {
@@ -51,6 +48,58 @@ func TestBudgetEntrySize(t *testing.T) {
 	}
 	if got := o.log.Size(); got != 3*size100 {
 		t.Errorf("Size after 3 entries = %d, want %d", got, 3*size100)
+	}
+}
+
+// TestBudgetCompressed: with Options.Compress a budget counts the bytes
+// records take on disk, compressed. A cap of five compressed entries takes
+// five (counting their points, it would refuse the second), and
+// DropOldest drops one entry to make room for one more.
+func TestBudgetCompressed(t *testing.T) {
+	var points []byte
+	for i := range 40 {
+		points = append(points, line100(uint64(i%4))...)
+	}
+	open := func(name string) *Outbox {
+		dir := t.TempDir()
+		o, _, err := OpenOutbox(filepath.Join(dir, name), Options{SegmentSize: 1 << 20, Quarantine: filepath.Join(dir, "q"), Compress: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { o.Close() })
+		return o
+	}
+	probe := open("probe")
+	if err := probe.Append(1, points, false); err != nil {
+		t.Fatal(err)
+	}
+	size := probe.log.Size()
+	if size*4 > int64(len(points)) {
+		t.Fatalf("an entry of %d bytes of points takes %d bytes: not compressed", len(points), size)
+	}
+	for _, policy := range []FullPolicy{Block, DropOldest} {
+		o := open("a")
+		b := NewBudget(5*size, policy)
+		b.Add(o, 0)
+		for i := uint64(1); i <= 5; i++ {
+			if err := o.Append(i, points, false); err != nil {
+				t.Fatalf("policy %v, entry %d of 5 that fit: %v", policy, i, err)
+			}
+		}
+		err := o.Append(6, points, false)
+		switch policy {
+		case Block:
+			if !errors.Is(err, ErrOutboxFull) {
+				t.Errorf("a sixth entry over the cap: %v, want ErrOutboxFull", err)
+			}
+		case DropOldest:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := o.Dropped(), uint64(40); got != want {
+				t.Errorf("dropped %d points to make room for one entry, want %d (one entry)", got, want)
+			}
+		}
 	}
 }
 

@@ -13,7 +13,8 @@ const (
 	DurabilityWrite = "write"
 )
 
-// Compression says how the ingest log stores the points of a batch.
+// Compression says how the ingest log stores the points of a batch, and
+// the outboxes the points of a result.
 const (
 	// CompressionS2 compresses them (S2 block format, see FORMAT.md).
 	CompressionS2 = "s2"

@@ -56,6 +56,9 @@ type Entry struct {
 	// lent says that Points is a part of a log's memory (ReadShared): the
 	// next decode into this Entry must not write into it.
 	lent bool
+	// record, when set, is this entry already encoded (encodeEntry) with
+	// the log's compression: Log.Append writes it as it is.
+	record []byte
 }
 
 // formatV1 is the first byte of every record: 0xA in the high nibble marks a

@@ -319,9 +319,13 @@ func (l *Log) fillBatch(next uint64, entries []*Entry) (added, points int64, err
 			return 0, 0, fmt.Errorf("wal: append entry %d: %w %d", i, ErrKind, uint8(e.Kind))
 		}
 		points += int64(len(e.Points))
-		l.buf = encodeEntry(l.buf[:0], e, l.opts.Compress)
-		l.batch.Write(next+uint64(i), l.buf)
-		f := frameLen(len(l.buf))
+		rec := e.record
+		if rec == nil {
+			l.buf = encodeEntry(l.buf[:0], e, l.opts.Compress)
+			rec = l.buf
+		}
+		l.batch.Write(next+uint64(i), rec)
+		f := frameLen(len(rec))
 		l.frames = append(l.frames, f)
 		added += f
 	}
@@ -465,7 +469,10 @@ func cutTo(dir string, pos segPos) error {
 // Read fills e with the entry at index, reusing e's slices. It returns
 // ErrNotFound outside [FirstIndex, LastIndex] and *CorruptionError for a
 // damaged record, which it copies to quarantine the first time.
-func (l *Log) Read(index uint64, e *Entry) error { return l.read(index, e, false) }
+func (l *Log) Read(index uint64, e *Entry) error {
+	_, err := l.read(index, e, false)
+	return err
+}
 
 // ReadShared is Read without a copy of the points: e.Points is a part of
 // the log's own memory of its segment, which the log never changes, so it
@@ -474,31 +481,42 @@ func (l *Log) Read(index uint64, e *Entry) error { return l.read(index, e, false
 // are up to batch.max_bytes each). Compressed points (Options.Compress)
 // are decompressed into e's own memory, as Read does: they stay valid
 // until e is read into again.
-func (l *Log) ReadShared(index uint64, e *Entry) error { return l.read(index, e, true) }
+func (l *Log) ReadShared(index uint64, e *Entry) error {
+	_, err := l.read(index, e, true)
+	return err
+}
 
-func (l *Log) read(index uint64, e *Entry, share bool) error {
+// readSized is Read that also returns the bytes the entry's frame takes
+// in its segment file.
+func (l *Log) readSized(index uint64, e *Entry) (int64, error) {
+	n, err := l.read(index, e, false)
+	return frameLen(n), err
+}
+
+// read is Read and ReadShared; it returns the length of the record.
+func (l *Log) read(index uint64, e *Entry, share bool) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	if index == 0 || index < l.first.Load() || index > l.last.Load() {
-		return ErrNotFound
+		return 0, ErrNotFound
 	}
 	if b := l.brokenAt(index); b != nil {
-		return l.brokenError(index, b)
+		return 0, l.brokenError(index, b)
 	}
 	data, err := l.readRaw(index)
 	switch {
 	case errors.Is(err, tidwall.ErrCorrupt):
-		return l.brokenError(index, l.breakSegment(index, err))
+		return 0, l.brokenError(index, l.breakSegment(index, err))
 	case err != nil:
-		return fmt.Errorf("wal: read %d: %w", index, err)
+		return 0, fmt.Errorf("wal: read %d: %w", index, err)
 	}
 	if err := decodeEntry(data, e, share); err != nil {
-		return l.corrupt(index, data, err)
+		return 0, l.corrupt(index, data, err)
 	}
-	return nil
+	return len(data), nil
 }
 
 // readRaw reads one record from tidwall, turning the panic tidwall raises

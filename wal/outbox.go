@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rivulet-edge/rivulet/internal/bufs"
 )
 
 // ErrBelowHighWater is returned by Outbox.Append for an ingest index that is
@@ -57,6 +59,11 @@ type Outbox struct {
 	reclaimAt   int64      // Size at which delivered entries are next dropped
 	reclaimed   time.Time  // last reclaim of a fully delivered log
 	reclaimIdle time.Duration
+
+	// appendMu serializes Append; rec is its encoded record, reused.
+	appendMu sync.Mutex
+	rec      []byte
+	recKeep  bufs.Keeper
 
 	mu        sync.Mutex
 	closed    bool
@@ -162,15 +169,23 @@ func (o *Outbox) lastIngest() uint64 {
 // wrapping ErrOutboxFull (policy Block) or first drops the oldest pending
 // entries of the budget's members (policy DropOldest).
 func (o *Outbox) Append(ingestIndex uint64, points []byte, sync bool) error {
+	// The record is encoded first, so that a budget makes room for what it
+	// takes on disk: compressed results take a fraction of their size.
+	o.appendMu.Lock()
+	defer o.appendMu.Unlock()
+	e := Entry{Kind: KindResult, IngestTime: int64(ingestIndex), Points: points}
+	o.rec = encodeEntry(o.rec[:0], &e, o.log.opts.Compress)
+	e.record = o.rec
+	defer func() { o.rec = o.recKeep.Bytes(o.rec, len(e.record)) }()
 	o.mu.Lock()
 	budgets := o.budgets
 	o.mu.Unlock()
 	for _, b := range budgets {
-		if err := b.reserve(entrySize(len(points))); err != nil {
+		if err := b.reserve(frameLen(len(e.record))); err != nil {
 			return err
 		}
 	}
-	if err := o.append(ingestIndex, points); err != nil {
+	if err := o.append(&e); err != nil {
 		return err
 	}
 	defer o.signal()
@@ -180,7 +195,8 @@ func (o *Outbox) Append(ingestIndex uint64, points []byte, sync bool) error {
 	return nil
 }
 
-func (o *Outbox) append(ingestIndex uint64, points []byte) error {
+func (o *Outbox) append(e *Entry) error {
+	ingestIndex := uint64(e.IngestTime)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -197,8 +213,7 @@ func (o *Outbox) append(ingestIndex uint64, points []byte) error {
 	if ingestIndex <= o.high {
 		return fmt.Errorf("%w: ingest index %d, high water %d", ErrBelowHighWater, ingestIndex, o.high)
 	}
-	e := Entry{Kind: KindResult, IngestTime: int64(ingestIndex), Points: points}
-	_, seq, err := o.log.Append(&e)
+	_, seq, err := o.log.Append(e)
 	if err != nil {
 		if !errors.Is(err, ErrClosed) {
 			o.broken = err
@@ -579,13 +594,14 @@ func (o *Outbox) dropOldest(over int64) error {
 	seq, last := max(cursor, o.log.FirstIndex()-1), o.log.LastIndex()
 	for seq < last && freed < over {
 		seq++
-		if err := o.log.Read(seq, &e); err != nil {
+		n, err := o.log.readSized(seq, &e)
+		if err != nil {
 			if !skippable(err) {
 				return err
 			}
 			continue
 		}
-		freed += entrySize(len(e.Points))
+		freed += n
 		points += bytes.Count(e.Points, []byte{'\n'})
 		delivered = max(delivered, uint64(e.IngestTime))
 	}

@@ -138,7 +138,8 @@ func (a *agent) lockDir() error {
 // outboxSegment is the segment size of the outboxes. tidwall keeps the
 // segment being written and the one before it in memory, for each of the
 // three lanes of every sink, so segments are small; a segment fills at
-// 256 KiB of results, and starting the next costs an fsync.
+// 256 KiB of records (compressed with wal.compression: s2), and starting
+// the next costs an fsync.
 const outboxSegment = 256 << 10
 
 // sinkLanes are a sink's outboxes in delivery order; rank orders them for
@@ -173,8 +174,12 @@ func (a *agent) openSinks(stdout io.Writer) error {
 		}
 		budget := wal.NewBudget(int64(sc.MaxBacklog), policy)
 		for _, l := range sinkLanes {
+			// Results are line protocol too: wal.compression applies to
+			// them as to the ingest log (a window close at 10k series is
+			// one record of 1.5 MB).
 			box, rep, err := wal.OpenOutbox(filepath.Join(a.cfg.DataDir, l.dir, sc.Name),
-				wal.Options{SegmentSize: outboxSegment, Quarantine: qdir, Logger: a.logger})
+				wal.Options{SegmentSize: outboxSegment, Quarantine: qdir, Logger: a.logger,
+					Compress: a.cfg.WAL.Compression == wal.CompressionS2})
 			if err != nil {
 				return fmt.Errorf("outbox %s (%s lane): %w", sc.Name, l.name, err)
 			}

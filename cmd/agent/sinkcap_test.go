@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rivulet-edge/rivulet/config"
 	"github.com/rivulet-edge/rivulet/engine"
 	"github.com/rivulet-edge/rivulet/ingest/ingesttest"
+	"github.com/rivulet-edge/rivulet/wal"
 )
 
 // metricValue returns the sample of name whose labels include want
@@ -59,8 +63,10 @@ func TestSinkCapWiring(t *testing.T) {
 	t.Cleanup(a.close)
 	raw, results := a.outboxes["cloud"+engine.RawLane], a.outboxes["cloud"]
 	alerts := a.outboxes["cloud"+engine.AlertLane]
-	// 100-byte lines, one per entry: 4 KiB holds about 35 entries.
-	line := func(i int) []byte { return []byte(fmt.Sprintf("m v=%di %091d\n", i%10, i)) }
+	// 100-byte lines, one per entry: 4 KiB holds about 35 entries. Their
+	// digits are random, so compression (wal.compression: s2) leaves their
+	// size as it is.
+	line := func(i int) []byte { return []byte(fmt.Sprintf("m v=%di %s\n", i%10, randomDigits(i, 91))) }
 	for i := 1; i <= 20; i++ {
 		if err := raw.Append(uint64(i), line(i), false); err != nil {
 			t.Fatal(err)
@@ -115,7 +121,7 @@ outbox: {max_size: 1MiB, on_full: block}
 		t.Fatal(err)
 	}
 	t.Cleanup(a.close)
-	line := []byte(fmt.Sprintf("m v=1i %09000d\n", 1)) // ~9 KB per entry
+	line := []byte(fmt.Sprintf("m v=1i %s\n", randomDigits(1, 9000))) // ~9 KB per entry, incompressible
 	var i uint64
 	for i = 1; i <= 200; i++ {
 		box := a.outboxes["cloud"]
@@ -132,4 +138,75 @@ outbox: {max_size: 1MiB, on_full: block}
 	if i > 200 || i < 100 {
 		t.Fatalf("refused at append %d; want about 1MiB / 9KB ≈ 115 appends across both sinks", i)
 	}
+}
+
+// TestOutboxCompression checks that the outboxes follow wal.compression:
+// with none their records hold plain line protocol, with s2 (the default)
+// compressed points, and an outbox written under one setting is read
+// under the other, entry for entry.
+func TestOutboxCompression(t *testing.T) {
+	dir := t.TempDir()
+	path := siteConfig(t, dir, "tcp://127.0.0.1:1", "", "")
+	plain := strings.Replace(readFile(t, path), "max_size: 64MiB}", "max_size: 64MiB, compression: none}", 1)
+	compressed := readFile(t, path)
+	// Results of a window close: many similar lines.
+	var lines []byte
+	for i := range 500 {
+		lines = fmt.Appendf(lines, "temperature_1s,sensor=d%03d,site=test,zone=z1 count=10i,mean=21.%d 1700000000000000000\n", i, i%10)
+	}
+	appendOne := func(cfgText string, idx uint64) {
+		t.Helper()
+		writeConfig(t, path, cfgText)
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := openAgent(cfg, ingesttest.Logger(t), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.close()
+		if err := a.outboxes["local"].Append(idx, lines, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendOne(plain, 1)
+	appendOne(compressed, 2)
+	appendOne(plain, 3)
+
+	v, err := wal.OpenOutboxView(filepath.Join(dir, "data", dirOutbox, "local"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.LastIndex() != 3 {
+		t.Fatalf("outbox holds %d entries, want 3", v.LastIndex())
+	}
+	var e wal.Entry
+	for seq, want := range map[uint64]bool{1: false, 2: true, 3: false} {
+		if err := v.Read(seq, &e); err != nil {
+			t.Fatalf("entry %d: %v", seq, err)
+		}
+		if !bytes.Equal(e.Points, lines) || e.IngestTime != int64(seq) {
+			t.Errorf("entry %d reads back as ingest index %d and %d bytes of points", seq, e.IngestTime, len(e.Points))
+		}
+		if got := v.Compressed(seq); got != want {
+			t.Errorf("entry %d compressed %v, want %v", seq, got, want)
+		}
+	}
+	if plainLen, s2Len := v.RecordLen(1), v.RecordLen(2); s2Len*3 > plainLen {
+		t.Errorf("compressed record %d bytes, plain %d: less than 3× smaller", s2Len, plainLen)
+	} else {
+		t.Logf("%d bytes of results: record of %d bytes plain, %d compressed", len(lines), plainLen, s2Len)
+	}
+}
+
+// randomDigits returns n pseudo-random decimal digits from seed: text that
+// S2, which only finds repeats, does not compress.
+func randomDigits(seed, n int) string {
+	r := rand.New(rand.NewPCG(uint64(seed), 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('0' + r.IntN(10))
+	}
+	return string(b)
 }

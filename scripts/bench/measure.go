@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rivulet-edge/rivulet/wal"
 )
 
 // procSnap is what /proc says about a process at one moment.
@@ -167,7 +170,10 @@ var probeLine = regexp.MustCompile(`seq=(\d+)i (\d{19})\n`)
 
 // tail polls the file(s) path returns every millisecond; path may change
 // (the newest segment of an outbox). Only lines seen after start count.
-func tail(path func() string) *tailer {
+// With records, the file is an outbox segment: length-prefixed records
+// whose points may be compressed (wal.compression), read with
+// wal.DecodeEntry; otherwise it is line protocol.
+func tail(path func() string, records bool) *tailer {
 	t := &tailer{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(t.done)
@@ -176,6 +182,7 @@ func tail(path func() string) *tailer {
 		var rest []byte
 		buf := make([]byte, 1<<20)
 		seen := map[string]bool{} // an outbox segment rewritten by truncation repeats lines
+		var e wal.Entry
 		for {
 			select {
 			case <-t.stop:
@@ -201,8 +208,15 @@ func tail(path func() string) *tailer {
 			now := time.Now()
 			off += int64(n)
 			data := append(rest, buf[:n]...)
-			cut := bytes.LastIndexByte(data, '\n') + 1
-			for _, m := range probeLine.FindAllSubmatch(data[:cut], -1) {
+			var lines []byte
+			var cut int
+			if records {
+				lines, cut = recordPoints(data, &e, lines[:0])
+			} else {
+				cut = bytes.LastIndexByte(data, '\n') + 1
+				lines = data[:cut]
+			}
+			for _, m := range probeLine.FindAllSubmatch(lines, -1) {
 				if seen[string(m[1])] {
 					continue
 				}
@@ -216,6 +230,24 @@ func tail(path func() string) *tailer {
 		}
 	}()
 	return t
+}
+
+// recordPoints appends to dst the points of the whole records at the start
+// of data, a part of a tidwall segment in binary mode (each record a
+// uvarint length and the bytes), and returns it with the length of data
+// they took. Records that do not decode are skipped.
+func recordPoints(data []byte, e *wal.Entry, dst []byte) ([]byte, int) {
+	off := 0
+	for {
+		n, k := binary.Uvarint(data[off:])
+		if k <= 0 || uint64(len(data)-off-k) < n {
+			return dst, off
+		}
+		if wal.DecodeEntry(data[off+k:off+k+int(n)], e) == nil {
+			dst = append(dst, e.Points...)
+		}
+		off += k + int(n)
+	}
 }
 
 // finish stops the tailer and returns its latencies sorted.

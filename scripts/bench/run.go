@@ -279,8 +279,8 @@ func liveRivulet(o options, c rivCfg, cfg string) (sample, error) {
 		stop := make(chan struct{})
 		done := make(chan struct{})
 		if c.probe {
-			outT = tail(func() string { return newestFile(filepath.Join(c.dir, "data", "outbox", "probe")) })
-			sinkT = tail(func() string { return filepath.Join(c.dir, "probe.lp") })
+			outT = tail(func() string { return newestFile(filepath.Join(c.dir, "data", "outbox", "probe")) }, true)
+			sinkT = tail(func() string { return filepath.Join(c.dir, "probe.lp") }, false)
 			go func() {
 				defer close(done)
 				probe(c.broker, o.probe, c.traffic.qos, stop, &probes)
