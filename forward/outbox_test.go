@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -122,46 +123,53 @@ func (c *cancelOnNext) Next(maxPoints, maxBytes int) ([]wal.OutEntry, error) {
 	return c.Outbox.Next(maxPoints, maxBytes)
 }
 
-// TestRunnerWithWalOutbox runs the Runner over the real outbox: entries
-// appended before and while it runs are delivered in order, and the cursor
-// survives a reopen.
+// TestRunnerWithWalOutbox runs the Runner over the real outbox, plain and
+// compressed (wal.compression): entries appended before and while it runs
+// are delivered in order, and the cursor survives a reopen. The first two
+// entries come in one Next, the second smaller than the first, as a
+// compressed entry decoded into the first one's memory would be.
 func TestRunnerWithWalOutbox(t *testing.T) {
-	dir := t.TempDir()
-	box, _, err := wal.OpenOutbox(dir, wal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, lines := range []string{"m v=1 1\n", "m v=2 2\nm v=3 3\n"} {
-		if err := box.Append(uint64(i+1), []byte(lines), true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sink := &scriptSink{}
-	cfg := testConfig("http://x/write?db=y")
-	cfg.BatchPoints = 2
-	r := NewRunner(cfg, box, sink, "", nil)
-	stop := startRunner(t, r)
-	if err := box.Append(3, []byte("m v=4 4\n"), true); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, func() bool { return box.Cursor() == 3 })
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := box.Close(); err != nil {
-		t.Fatal(err)
-	}
-	got := strings.Join(sink.Writes(), "")
-	if got != "m v=1 1\nm v=2 2\nm v=3 3\nm v=4 4\n" {
-		t.Errorf("delivered %q", got)
-	}
-	box, _, err = wal.OpenOutbox(dir, wal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer box.Close()
-	if entries, err := box.Next(10, 1<<20); err != nil || len(entries) != 0 {
-		t.Errorf("after reopen Next = %d entries, %v; want none pending", len(entries), err)
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			dir := t.TempDir()
+			opts := wal.Options{Compress: compress}
+			box, _, err := wal.OpenOutbox(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, lines := range []string{"m v=1 1\nm v=2 2\n", "m v=3 3\n"} {
+				if err := box.Append(uint64(i+1), []byte(lines), true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sink := &scriptSink{}
+			cfg := testConfig("http://x/write?db=y")
+			cfg.BatchPoints = 10
+			r := NewRunner(cfg, box, sink, "", nil)
+			stop := startRunner(t, r)
+			if err := box.Append(3, []byte("m v=4 4\n"), true); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, func() bool { return box.Cursor() == 3 })
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if err := box.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(sink.Writes(), "")
+			if got != "m v=1 1\nm v=2 2\nm v=3 3\nm v=4 4\n" {
+				t.Errorf("delivered %q", got)
+			}
+			box, _, err = wal.OpenOutbox(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer box.Close()
+			if entries, err := box.Next(10, 1<<20); err != nil || len(entries) != 0 {
+				t.Errorf("after reopen Next = %d entries, %v; want none pending", len(entries), err)
+			}
+		})
 	}
 }
 

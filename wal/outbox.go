@@ -309,8 +309,9 @@ func (o *Outbox) Close() error {
 // as many as fit in maxPoints lines and maxBytes bytes of points (<= 0: no
 // limit), and at least one if any is pending. Damaged entries are skipped
 // (the log quarantines them). The Points share the memory of the outbox's
-// log, which never changes it (see Log.ReadShared): they stay valid, and
-// the caller must not modify them.
+// log, which never changes it (see Log.ReadShared), or for compressed
+// records hold memory of their own: they stay valid, and the caller must
+// not modify them.
 func (o *Outbox) Next(maxPoints, maxBytes int) ([]OutEntry, error) {
 	o.mu.Lock()
 	closed, cursor := o.closed, o.cursor
@@ -326,8 +327,15 @@ func (o *Outbox) Next(maxPoints, maxBytes int) ([]OutEntry, error) {
 		if err != nil && !skippable(err) {
 			return nil, err
 		}
-		if err == nil && e.Kind == KindResult && !b.add(seq, &e) {
-			break
+		if err == nil && e.Kind == KindResult {
+			if !b.add(seq, &e) {
+				break
+			}
+			if !e.lent {
+				// Decompressed into e's own memory, which the batch now
+				// holds: the next entry gets memory of its own.
+				e.Points = nil
+			}
 		}
 	}
 	out := b.entries()
@@ -361,8 +369,8 @@ func (b *nextBatch) add(seq uint64, e *Entry) bool {
 	if over && len(b.out) > 0 {
 		return false
 	}
-	// e.Points is the log's (ReadShared): kept as it is, with no room to
-	// grow into the log's memory.
+	// e.Points is the log's (ReadShared) or, decompressed, the batch's own:
+	// kept as it is, with no room to grow into the log's memory.
 	b.out = append(b.out, OutEntry{Seq: seq, IngestIndex: uint64(e.IngestTime), Points: e.Points[:len(e.Points):len(e.Points)]})
 	b.bytes += len(e.Points)
 	b.points += n

@@ -131,6 +131,36 @@ func TestOutboxPointsNotAliased(t *testing.T) {
 	}
 }
 
+// TestOutboxCompressed delivers from an outbox whose records are
+// compressed (Options.Compress). Next decompresses each entry into memory
+// of its own: the decoding of the next entry must not reuse it, and later
+// calls and appends must not change it.
+func TestOutboxCompressed(t *testing.T) {
+	dir := t.TempDir()
+	o, _, err := OpenOutbox(filepath.Join(dir, "c"), Options{SegmentSize: 512, Quarantine: filepath.Join(dir, "q"), Compress: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	appendResults(t, o, 1, 2, 3, 4, 5, 6) // 2, 3, 1, 2, 3, 1 lines
+	first := checkNext(t, o, []uint64{1, 2, 3, 4, 5, 6}, []uint64{1, 2, 3, 4, 5, 6})
+	keep := make([][]byte, len(first))
+	for i, e := range first {
+		keep[i] = bytes.Clone(e.Points)
+	}
+	appendResults(t, o, 7, 8)
+	checkNext(t, o, []uint64{1, 2, 3, 4, 5, 6, 7, 8}, []uint64{1, 2, 3, 4, 5, 6, 7, 8})
+	for i, e := range first {
+		if !bytes.Equal(e.Points, keep[i]) {
+			t.Fatalf("entry %d changed after a later Next: %q, was %q", i, e.Points, keep[i])
+		}
+	}
+	if err := o.Commit(6); err != nil {
+		t.Fatal(err)
+	}
+	checkNext(t, o, []uint64{7, 8}, []uint64{7, 8})
+}
+
 func TestOutboxHighWater(t *testing.T) {
 	tests := []struct {
 		name       string
