@@ -94,6 +94,10 @@ type pendingOut struct {
 	index uint64
 	lines []byte
 	keep  bufs.Keeper // lets lines go after a burst (a window closing over many series)
+	// burst is the length of the last flush larger than bufs.Small: the
+	// size the next burst (the next close of the same windows) is likely
+	// to reach, so that lines grows to it in one step, not by doubling.
+	burst int
 }
 
 // Stats are the engine's counters; read them with (*Engine).Stats.
@@ -530,7 +534,14 @@ func (e *Engine) routeAt(sinks []string, p *point.Point, t int64) {
 			// Double: a window closing over 10k series queues 1.5 MB of
 			// results here at once, and append's steps of 1.25× for
 			// large slices would allocate five times that on the way.
-			po.lines = slices.Grow(po.lines, max(cap(po.lines), len(e.line)))
+			// Once past bufs.Small, go straight to the size of the last
+			// burst and a bit: doubling up to it allocates twice as much
+			// and holds two copies at once.
+			n := max(cap(po.lines), len(e.line))
+			if len(po.lines) >= bufs.Small && po.burst+po.burst/16-len(po.lines) > n {
+				n = po.burst + po.burst/16 - len(po.lines)
+			}
+			po.lines = slices.Grow(po.lines, n)
 		}
 		po.lines = append(po.lines, e.line...)
 	}
@@ -587,6 +598,9 @@ func (e *Engine) flushNow() error {
 			}
 		}
 		e.hwm[name] = po.index
+		if len(po.lines) > bufs.Small {
+			po.burst = len(po.lines)
+		}
 		po.lines = po.keep.Bytes(po.lines, len(po.lines))
 	}
 	if len(names) > 0 {

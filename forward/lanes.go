@@ -43,12 +43,27 @@ func (l *Lanes) Next(maxPoints, maxBytes int) ([]wal.OutEntry, error) {
 // last Next read has pending entries: a failing batch should then give way.
 func (l *Lanes) overtaken() bool {
 	for _, b := range l.lanes[:l.from] {
+		if p, ok := b.(pender); ok {
+			if p.Pending() {
+				return true
+			}
+			continue
+		}
 		if entries, err := b.Next(1, 1); err == nil && len(entries) > 0 {
 			return true
 		}
 	}
 	return false
 }
+
+// pender is an Outbox that tells whether Next has an entry without
+// reading it (wal.Outbox: a window's results are not decompressed only to
+// learn that they wait).
+type pender interface {
+	Pending() bool
+}
+
+var _ pender = (*wal.Outbox)(nil)
 
 // Advance advances the lane the last Next read past seq.
 func (l *Lanes) Advance(seq uint64) error { return l.lanes[l.from].Advance(seq) }

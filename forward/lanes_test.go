@@ -2,6 +2,7 @@ package forward
 
 import (
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -120,6 +121,45 @@ func TestRunnerAlertOvertakesFailingBatch(t *testing.T) {
 	startRunner(t, r)
 	results.waitCommitted(t, 1)
 	alerts.waitCommitted(t, 1)
+	want := []string{"r v=1 1\n", "alert v=1 1\n", "r v=1 1\n"}
+	if got := srv.Bodies(); !reflect.DeepEqual(got, want) {
+		t.Errorf("bodies %q, want %q", got, want)
+	}
+}
+
+// TestRunnerAlertOvertakesOverWalOutboxes is
+// TestRunnerAlertOvertakesFailingBatch over the agent's own lanes, wal
+// outboxes with compressed records, where the Lanes learn that alerts
+// wait from the records' headers (Pending) instead of reading them.
+func TestRunnerAlertOvertakesOverWalOutboxes(t *testing.T) {
+	dir := t.TempDir()
+	open := func(name string) *wal.Outbox {
+		box, _, err := wal.OpenOutbox(filepath.Join(dir, name), wal.Options{Compress: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { box.Close() })
+		return box
+	}
+	alerts, results := open("alerts"), open("results")
+	if err := results.Append(1, []byte("r v=1 1\n"), true); err != nil {
+		t.Fatal(err)
+	}
+	srv := newInfluxServer(t, func(n int, _ string, w http.ResponseWriter) {
+		if n == 0 {
+			// The alert arrives while the results batch is failing.
+			if err := alerts.Append(1, []byte("alert v=1 1\n"), true); err != nil {
+				t.Error(err)
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	cfg := testConfig(srv.URL + "/write?db=edge")
+	r, _, _ := newTestRunner(t, cfg, NewLanes(alerts, results), 0.5)
+	startRunner(t, r)
+	waitFor(t, func() bool { return alerts.Cursor() == 1 && results.Cursor() == 1 })
 	want := []string{"r v=1 1\n", "alert v=1 1\n", "r v=1 1\n"}
 	if got := srv.Bodies(); !reflect.DeepEqual(got, want) {
 		t.Errorf("bodies %q, want %q", got, want)

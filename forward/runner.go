@@ -258,21 +258,38 @@ func (b batch) span(off, end int) batch {
 }
 
 // gather concatenates entries into a batch, leaving out the expired ones.
+// A batch of one entry is that entry's points, not a copy: a window's
+// results, 1.5 MB at 10k series, are delivered from the outbox's memory.
+// Sinks only read lines.
 func (r *Runner) gather(entries []wal.OutEntry) batch {
 	b := batch{lines: r.buf[:0], first: entries[0].Seq, last: entries[len(entries)-1].Seq}
 	ttl, now := r.ttl(), r.now()
 	expired, expiredEntries := 0, 0
+	var only []byte // the first entry kept, copied once a second one comes
 	for _, e := range entries {
 		if ttl > 0 && isExpired(e, now.Add(-ttl)) {
 			expired += bytes.Count(e.Points, []byte{'\n'})
 			expiredEntries++
 			continue
 		}
-		b.lines = append(b.lines, e.Points...)
+		switch len(b.seqs) {
+		case 0:
+			only = e.Points
+			b.ends = append(b.ends, len(only))
+		case 1:
+			b.lines = append(append(b.lines, only...), e.Points...)
+			b.ends = append(b.ends, len(b.lines))
+		default:
+			b.lines = append(b.lines, e.Points...)
+			b.ends = append(b.ends, len(b.lines))
+		}
 		b.seqs = append(b.seqs, e.Seq)
-		b.ends = append(b.ends, len(b.lines))
 	}
-	r.buf = b.lines
+	if len(b.seqs) == 1 {
+		b.lines = only // r.buf stays as it was
+	} else {
+		r.buf = b.lines
+	}
 	if expiredEntries > 0 {
 		r.expired(expired, expiredEntries, ttl)
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rivulet-edge/rivulet/wal"
 )
 
 // newTestRunner builds a Runner over an influx sink for srv, with recorded
@@ -466,4 +468,44 @@ func (s *scriptSink) Writes() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.writes...)
+}
+
+// TestGather checks the batches gather builds: one entry is delivered
+// from its own memory, not copied (a window's results are 1.5 MB at 10k
+// series), and a batch of several is a copy that never writes into an
+// entry's memory.
+func TestGather(t *testing.T) {
+	r := NewRunner(Config{Name: "g"}, nil, nil, "", nil)
+	a := []byte("m v=1 1\nm v=2 2\n")
+	b := []byte("m v=3 3\n")
+	c := []byte("m v=4 4\n")
+	keepA := string(a)
+
+	one := r.gather([]wal.OutEntry{{Seq: 7, Points: a[:len(a):len(a)]}})
+	if string(one.lines) != keepA || &one.lines[0] != &a[0] {
+		t.Fatalf("one entry: lines %q at %p, want the entry's own %p", one.lines, &one.lines[0], &a[0])
+	}
+	if !reflect.DeepEqual(one.seqs, []uint64{7}) || !reflect.DeepEqual(one.ends, []int{len(a)}) || one.first != 7 || one.last != 7 {
+		t.Fatalf("one entry: seqs %v ends %v first %d last %d", one.seqs, one.ends, one.first, one.last)
+	}
+
+	for round := 0; round < 2; round++ {
+		three := r.gather([]wal.OutEntry{{Seq: 8, Points: a[:len(a):len(a)]}, {Seq: 9, Points: b[:len(b):len(b)]}, {Seq: 10, Points: c[:len(c):len(c)]}})
+		want := keepA + string(b) + string(c)
+		if string(three.lines) != want || &three.lines[0] == &a[0] {
+			t.Fatalf("three entries: lines %q, want a copy of %q", three.lines, want)
+		}
+		if !reflect.DeepEqual(three.seqs, []uint64{8, 9, 10}) || !reflect.DeepEqual(three.ends, []int{len(a), len(a) + len(b), len(want)}) {
+			t.Fatalf("three entries: seqs %v ends %v", three.seqs, three.ends)
+		}
+		if s := three.span(len(a), len(a)+len(b)); string(s.lines) != string(b) || s.first != 9 || s.last != 9 {
+			t.Fatalf("span of the second entry: %q, %d…%d", s.lines, s.first, s.last)
+		}
+		// A single entry between two copies must not become the buffer
+		// the next copy is built in.
+		r.gather([]wal.OutEntry{{Seq: 11, Points: b[:len(b):len(b)]}})
+	}
+	if string(a) != keepA || string(b) != "m v=3 3\n" {
+		t.Fatalf("an entry's memory was written: %q, %q", a, b)
+	}
 }

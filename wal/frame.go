@@ -144,21 +144,44 @@ func DecodeEntry(b []byte, e *Entry) error { return decodeEntry(b, e, false) }
 // decodeEntry is DecodeEntry; with share, e.Points is a part of b instead
 // of a copy.
 func decodeEntry(b []byte, e *Entry, share bool) error {
+	body, err := checkRecord(b)
+	if err != nil {
+		return err
+	}
+	return decodeBody(body, e, share)
+}
+
+// decodeHeader is decodeEntry that sets only e.Kind and e.IngestTime: the
+// record is checked as a whole (version, CRC, kind) but its points are
+// neither copied nor decompressed, and its lengths are not parsed.
+func decodeHeader(b []byte, e *Entry) error {
+	body, err := checkRecord(b)
+	if err != nil {
+		return err
+	}
+	e.Kind = Kind(body[1])
+	e.IngestTime = int64(binary.BigEndian.Uint64(body[2:fixedLen]))
+	return nil
+}
+
+// checkRecord checks a record's length, version, CRC and kind, in that
+// order, and returns its body (the record without the CRC).
+func checkRecord(b []byte) ([]byte, error) {
 	if len(b) < minRecordLen {
-		return fmt.Errorf("%w: %d bytes, a record has at least %d", ErrMalformed, len(b), minRecordLen)
+		return nil, fmt.Errorf("%w: %d bytes, a record has at least %d", ErrMalformed, len(b), minRecordLen)
 	}
 	if b[0] != formatV1 && b[0] != formatV2 {
-		return fmt.Errorf("%w 0x%02x (this build reads 0x%02x and 0x%02x)", ErrVersion, b[0], formatV1, formatV2)
+		return nil, fmt.Errorf("%w 0x%02x (this build reads 0x%02x and 0x%02x)", ErrVersion, b[0], formatV1, formatV2)
 	}
 	body := b[:len(b)-crcLen]
 	stored := binary.BigEndian.Uint32(b[len(body):])
 	if sum := crc32.Checksum(body, castagnoli); sum != stored {
-		return fmt.Errorf("%w: computed %08x, stored %08x", ErrChecksum, sum, stored)
+		return nil, fmt.Errorf("%w: computed %08x, stored %08x", ErrChecksum, sum, stored)
 	}
 	if k := Kind(body[1]); !k.valid() {
-		return fmt.Errorf("%w %d", ErrKind, uint8(k))
+		return nil, fmt.Errorf("%w %d", ErrKind, uint8(k))
 	}
-	return decodeBody(body, e, share)
+	return body, nil
 }
 
 // decodeBody parses a checksummed body: version, kind, time, fingerprints,

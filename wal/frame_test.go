@@ -128,6 +128,47 @@ func TestDecodeRejectsDamage(t *testing.T) {
 	}
 }
 
+// TestDecodeHeader checks that decodeHeader reads the kind and time
+// DecodeEntry reads, leaves the points alone (a compressed record is not
+// decompressed: no allocation), and rejects every damage DecodeEntry
+// rejects by its length, version, CRC or kind.
+func TestDecodeHeader(t *testing.T) {
+	e := Entry{Kind: KindResult, IngestTime: 12345, Fingerprints: []uint64{7}, Points: bytes.Repeat([]byte("m,s=a v=1i 1\n"), 500)}
+	for _, enc := range encoders {
+		b := enc.encode(nil, &e)
+		var full Entry
+		if err := DecodeEntry(b, &full); err != nil {
+			t.Fatal(err)
+		}
+		sentinel := []byte("untouched")
+		got := Entry{Points: sentinel}
+		if err := decodeHeader(b, &got); err != nil {
+			t.Fatalf("%s: %v", enc.name, err)
+		}
+		if got.Kind != full.Kind || got.IngestTime != full.IngestTime || !bytes.Equal(got.Points, sentinel) || got.Fingerprints != nil {
+			t.Fatalf("%s: header %+v, want kind %d, time %d and the points untouched", enc.name, got, full.Kind, full.IngestTime)
+		}
+		if n := testing.AllocsPerRun(20, func() { _ = decodeHeader(b, &got) }); n != 0 {
+			t.Errorf("%s: decodeHeader allocates %.0f times", enc.name, n)
+		}
+		for i := 0; i < len(b); i++ {
+			if err := decodeHeader(b[:i], &got); err == nil {
+				t.Errorf("%s: decodeHeader accepted the first %d of %d bytes", enc.name, i, len(b))
+			}
+			c := bytes.Clone(b)
+			c[i] ^= 0x10
+			if err := decodeHeader(c, &got); err == nil {
+				t.Errorf("%s: decodeHeader accepted byte %d flipped", enc.name, i)
+			}
+		}
+	}
+	kind := reseal(EncodeEntry(nil, &Entry{Kind: KindBatch, Points: []byte("m v=1 1\n")}))
+	kind[1] = 9
+	if err := decodeHeader(reseal(kind), &Entry{}); !errors.Is(err, ErrKind) {
+		t.Errorf("kind 9: %v, want %v", err, ErrKind)
+	}
+}
+
 // reseal recomputes the CRC of a record edited in place.
 func reseal(b []byte) []byte {
 	body := b[:len(b)-crcLen]

@@ -347,6 +347,31 @@ func (o *Outbox) Next(maxPoints, maxBytes int) ([]OutEntry, error) {
 	return out, nil
 }
 
+// Pending reports whether Next would return an entry: whether a result
+// entry that is not damaged follows the cursor. It reads only the
+// records' headers, so asking costs no decompression of a window's
+// results. A read error other than damage reports false.
+func (o *Outbox) Pending() bool {
+	o.mu.Lock()
+	closed, cursor := o.closed, o.cursor
+	o.mu.Unlock()
+	if closed {
+		return false
+	}
+	var e Entry
+	last := o.log.LastIndex()
+	for seq := max(cursor+1, o.log.FirstIndex()); seq <= last; seq++ {
+		err := o.log.readHeader(seq, &e)
+		switch {
+		case err == nil && e.Kind == KindResult:
+			return true
+		case err != nil && !skippable(err):
+			return false
+		}
+	}
+	return false
+}
+
 // skippable errors leave an entry out of Next: a damaged record (reported
 // and quarantined by the log) or one truncated by a concurrent Commit.
 func skippable(err error) bool {
@@ -407,7 +432,7 @@ func (o *Outbox) Advance(seq uint64) error {
 		return fmt.Errorf("wal: commit %d: past the last entry %d", seq, last)
 	}
 	var e Entry
-	if o.log.Read(seq, &e) == nil {
+	if o.log.readHeader(seq, &e) == nil {
 		delivered = max(delivered, uint64(e.IngestTime))
 	}
 	o.mu.Lock()

@@ -85,7 +85,29 @@ func TestOutboxRepair(t *testing.T) {
 			}
 			defer o.Close()
 			checkOutboxAfterRepair(t, o, tc.last+1, tc.corrupt)
+			checkPending(t, o, tc.last+1)
 		})
+	}
+}
+
+// checkPending moves the cursor from 0 to last, one entry at a time, and
+// checks at each step that Pending says what Next does: whether an entry
+// waits, with damaged ones skipped.
+func checkPending(t *testing.T, o *Outbox, last uint64) {
+	t.Helper()
+	for c := uint64(0); c <= last; c++ {
+		if c > 0 {
+			if err := o.Advance(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := o.Next(0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := o.Pending(); p != (len(got) > 0) {
+			t.Fatalf("cursor %d: Pending %v, Next returned %d entries", c, p, len(got))
+		}
 	}
 }
 
