@@ -107,20 +107,31 @@ func TestLanesWait(t *testing.T) {
 // upstream is back, and that the results lane keeps its order.
 func TestRunnerAlertOvertakesFailingBatch(t *testing.T) {
 	alerts, results := newFakeOutbox(), newFakeOutbox("r v=1 1\n")
+	checkAlertOvertakes(t, NewLanes(alerts, results), func() { alerts.Append("alert v=1 1\n") }, func() {
+		results.waitCommitted(t, 1)
+		alerts.waitCommitted(t, 1)
+	})
+}
+
+// checkAlertOvertakes runs lanes (alerts, then results holding one entry
+// "r v=1 1") against an upstream that fails the first write, during which
+// addAlert appends the alert "alert v=1 1"; once delivered returns, the
+// upstream must have seen the results, the alert, then the results again.
+func checkAlertOvertakes(t *testing.T, lanes *Lanes, addAlert, delivered func()) {
+	t.Helper()
 	srv := newInfluxServer(t, func(n int, _ string, w http.ResponseWriter) {
 		if n == 0 {
 			// The alert arrives while the results batch is failing.
-			alerts.Append("alert v=1 1\n")
+			addAlert()
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	cfg := testConfig(srv.URL + "/write?db=edge")
-	r, _, _ := newTestRunner(t, cfg, NewLanes(alerts, results), 0.5)
+	r, _, _ := newTestRunner(t, cfg, lanes, 0.5)
 	startRunner(t, r)
-	results.waitCommitted(t, 1)
-	alerts.waitCommitted(t, 1)
+	delivered()
 	want := []string{"r v=1 1\n", "alert v=1 1\n", "r v=1 1\n"}
 	if got := srv.Bodies(); !reflect.DeepEqual(got, want) {
 		t.Errorf("bodies %q, want %q", got, want)
@@ -145,23 +156,11 @@ func TestRunnerAlertOvertakesOverWalOutboxes(t *testing.T) {
 	if err := results.Append(1, []byte("r v=1 1\n"), true); err != nil {
 		t.Fatal(err)
 	}
-	srv := newInfluxServer(t, func(n int, _ string, w http.ResponseWriter) {
-		if n == 0 {
-			// The alert arrives while the results batch is failing.
-			if err := alerts.Append(1, []byte("alert v=1 1\n"), true); err != nil {
-				t.Error(err)
-			}
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
+	checkAlertOvertakes(t, NewLanes(alerts, results), func() {
+		if err := alerts.Append(1, []byte("alert v=1 1\n"), true); err != nil {
+			t.Error(err)
 		}
-		w.WriteHeader(http.StatusNoContent)
+	}, func() {
+		waitFor(t, func() bool { return alerts.Cursor() == 1 && results.Cursor() == 1 })
 	})
-	cfg := testConfig(srv.URL + "/write?db=edge")
-	r, _, _ := newTestRunner(t, cfg, NewLanes(alerts, results), 0.5)
-	startRunner(t, r)
-	waitFor(t, func() bool { return alerts.Cursor() == 1 && results.Cursor() == 1 })
-	want := []string{"r v=1 1\n", "alert v=1 1\n", "r v=1 1\n"}
-	if got := srv.Bodies(); !reflect.DeepEqual(got, want) {
-		t.Errorf("bodies %q, want %q", got, want)
-	}
 }
