@@ -98,6 +98,39 @@ type pendingOut struct {
 	// size the next burst (the next close of the same windows) is likely
 	// to reach, so that lines grows to it in one step, not by doubling.
 	burst int
+	// expect counts the results the steps writing here announced since
+	// the last flush (step.expect: a window about to emit its groups), and
+	// n the lines queued since then. The first close of a process has no
+	// burst to go by: the results still announced, at the average length
+	// of those queued, tell how long lines will get.
+	expect, n int
+}
+
+// want returns the length lines is likely to reach before the next
+// flush, or 0 when nothing tells.
+func (po *pendingOut) want() int {
+	if po.expect > po.n && po.n > 0 {
+		w := (po.expect - po.n) * (len(po.lines) / po.n)
+		return len(po.lines) + w + w/16
+	}
+	if po.burst > 0 {
+		return po.burst + po.burst/16
+	}
+	return 0
+}
+
+// grow makes room in lines for a line of n bytes. It doubles: a window
+// closing over 10k series queues 1.5 MB of results at once, and append's
+// steps of 1.25× for large slices would allocate five times that on the
+// way. Once past bufs.Small, it goes straight to the length want expects
+// and a bit: doubling up to it allocates twice as much and holds two
+// copies at once.
+func (po *pendingOut) grow(n int) {
+	extra := max(cap(po.lines), n)
+	if len(po.lines) >= bufs.Small {
+		extra = max(extra, po.want()-len(po.lines))
+	}
+	po.lines = slices.Grow(po.lines, extra)
 }
 
 // Stats are the engine's counters; read them with (*Engine).Stats.
@@ -524,27 +557,24 @@ func (e *Engine) routeAt(sinks []string, p *point.Point, t int64) {
 			e.stats.Skipped.Add(1)
 			continue
 		}
-		po := e.pending[sink]
-		if po == nil {
-			po = &pendingOut{}
-			e.pending[sink] = po
-		}
+		po := e.pendingFor(sink)
 		po.index = e.cur
 		if len(po.lines)+len(e.line) > cap(po.lines) {
-			// Double: a window closing over 10k series queues 1.5 MB of
-			// results here at once, and append's steps of 1.25× for
-			// large slices would allocate five times that on the way.
-			// Once past bufs.Small, go straight to the size of the last
-			// burst and a bit: doubling up to it allocates twice as much
-			// and holds two copies at once.
-			n := max(cap(po.lines), len(e.line))
-			if len(po.lines) >= bufs.Small && po.burst+po.burst/16-len(po.lines) > n {
-				n = po.burst + po.burst/16 - len(po.lines)
-			}
-			po.lines = slices.Grow(po.lines, n)
+			po.grow(len(e.line))
 		}
 		po.lines = append(po.lines, e.line...)
+		po.n++
 	}
+}
+
+// pendingFor returns the results queued for sink.
+func (e *Engine) pendingFor(sink string) *pendingOut {
+	po := e.pending[sink]
+	if po == nil {
+		po = &pendingOut{}
+		e.pending[sink] = po
+	}
+	return po
 }
 
 // flush appends the queued results to the outboxes when the flush pace
@@ -602,6 +632,9 @@ func (e *Engine) flushNow() error {
 			po.burst = len(po.lines)
 		}
 		po.lines = po.keep.Bytes(po.lines, len(po.lines))
+	}
+	for _, po := range e.pending {
+		po.expect, po.n = 0, 0
 	}
 	if len(names) > 0 {
 		e.pace.flushed()

@@ -33,6 +33,9 @@ type gridOp struct {
 	side      emitFunc // late points for late_to, or nil
 	fill      fillMode
 	ttl       int64
+	// expect, when set, is told how many results a window is about to
+	// emit (step.expect).
+	expect func(n int)
 
 	wm    window.Watermark
 	fired int64 // every window ending at or before it has fired
@@ -298,6 +301,9 @@ func (o *gridOp) emitWindow(w int64, emit emitFunc) {
 		}
 	}
 	slices.Sort(keys)
+	if o.expect != nil {
+		o.expect(len(keys))
+	}
 	for _, k := range keys {
 		o.out = point.Point{Measurement: o.name, Time: w, Tags: o.out.Tags[:0], Fields: o.out.Fields[:0]}
 		if g, ok := groups[k]; ok {

@@ -83,7 +83,19 @@ func newStep(e *Engine, c StepConfig) (*step, error) {
 	if err != nil {
 		return nil, err
 	}
+	if g, ok := s.op.(*gridOp); ok {
+		g.expect = s.expect
+	}
 	return s, nil
+}
+
+// expect tells the step's sinks that n results are about to come (a
+// window emitting its groups), so that their queues grow once to the
+// size of the burst; see pendingOut.want.
+func (s *step) expect(n int) {
+	for _, sink := range s.to {
+		s.eng.pendingFor(sink).expect += n
+	}
 }
 
 // reset replaces the step's operator with a fresh one, dropping its state.
