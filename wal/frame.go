@@ -94,13 +94,15 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // EncodeEntry appends the framed record of e to dst and returns the extended
 // slice. It does not check e.Kind; Append does.
-func EncodeEntry(dst []byte, e *Entry) []byte { return encodeEntry(dst, e, false) }
+func EncodeEntry(dst []byte, e *Entry) []byte { return encodeEntry(dst, e, false, nil) }
 
 // EncodeEntryCompressed is EncodeEntry with the points compressed
 // (formatV2) when there are any.
-func EncodeEntryCompressed(dst []byte, e *Entry) []byte { return encodeEntry(dst, e, true) }
+func EncodeEntryCompressed(dst []byte, e *Entry) []byte { return encodeEntry(dst, e, true, nil) }
 
-func encodeEntry(dst []byte, e *Entry, compress bool) []byte {
+// encodeEntry is EncodeEntry, compressing with compress; S2 encodes into
+// sc's room when sc is not nil.
+func encodeEntry(dst []byte, e *Entry, compress bool, sc *scratch) []byte {
 	compress = compress && len(e.Points) > 0 && len(e.Points) <= maxPointsLen
 	start := len(dst)
 	version := formatV1
@@ -114,7 +116,7 @@ func encodeEntry(dst []byte, e *Entry, compress bool) []byte {
 		dst = binary.BigEndian.AppendUint64(dst, f)
 	}
 	if compress {
-		dst = appendCompressed(dst, e.Points)
+		dst = appendCompressed(dst, e.Points, sc)
 	} else {
 		dst = binary.AppendUvarint(dst, uint64(len(e.Points)))
 		dst = append(dst, e.Points...)
@@ -123,12 +125,22 @@ func encodeEntry(dst []byte, e *Entry, compress bool) []byte {
 }
 
 // appendCompressed appends the length of the S2 block of points and the
-// block. The block is encoded in place, after room for the longest length,
-// and moved down over the room its length did not use.
-func appendCompressed(dst, points []byte) []byte {
+// block. Without sc, the block is encoded in place, after room for the
+// longest length, and moved down over the room its length did not use.
+// With sc, it is encoded into sc's room and copied: dst then grows by what
+// the block takes, not by S2's worst case.
+func appendCompressed(dst, points []byte, sc *scratch) []byte {
 	room := binary.MaxVarintLen64
 	bound := s2.MaxEncodedLen(len(points))
 	n := len(dst)
+	if sc != nil {
+		block := s2.Encode(sc.get(bound), points)
+		dst = slices.Grow(dst, room+len(block)+crcLen)
+		dst = binary.AppendUvarint(dst, uint64(len(block)))
+		dst = append(dst, block...)
+		sc.done(len(block))
+		return dst
+	}
 	dst = slices.Grow(dst, room+bound+crcLen)
 	block := s2.Encode(dst[n+room:n+room+bound], points)
 	dst = binary.AppendUvarint(dst[:n], uint64(len(block)))

@@ -110,6 +110,7 @@ type Log struct {
 	// capacity it holds. The keepers let the buffers go after a burst.
 	batchPeak          int
 	batchKeep, bufKeep bufs.Keeper
+	scratch            *scratch // where S2 encodes a record's block
 	// pointsIn and storedOut count, since Open, the bytes of points of
 	// every appended entry and the bytes their frames took in the files.
 	pointsIn, storedOut atomic.Int64
@@ -138,6 +139,7 @@ func Open(dir string, opts Options) (*Log, Repair, error) {
 		return nil, Repair{}, fmt.Errorf("wal: %w", err)
 	}
 	l := &Log{dir: dir, opts: opts, bad: map[uint64]location{}}
+	l.scratch = newScratch(l)
 	l.q = &quarantine{dir: opts.Quarantine, prefix: filepath.Base(dir), log: opts.Logger}
 	rep, bad, err := repairDir(dir, l.q)
 	if err != nil {
@@ -321,7 +323,7 @@ func (l *Log) fillBatch(next uint64, entries []*Entry) (added, points int64, err
 		points += int64(len(e.Points))
 		rec := e.record
 		if rec == nil {
-			l.buf = encodeEntry(l.buf[:0], e, l.opts.Compress)
+			l.buf = encodeEntry(l.buf[:0], e, l.opts.Compress, l.scratch)
 			rec = l.buf
 		}
 		l.batch.Write(next+uint64(i), rec)

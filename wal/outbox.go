@@ -64,6 +64,7 @@ type Outbox struct {
 	appendMu sync.Mutex
 	rec      []byte
 	recKeep  bufs.Keeper
+	scratch  *scratch // where S2 encodes a record's block
 
 	mu        sync.Mutex
 	closed    bool
@@ -96,6 +97,7 @@ func OpenOutbox(dir string, opts Options) (*Outbox, Repair, error) {
 	}
 	o := &Outbox{log: l, cursorPath: filepath.Join(dir, "cursor"), segSize: l.opts.SegmentSize,
 		notify: make(chan struct{}), now: time.Now, reclaimIdle: reclaimIdleEvery}
+	o.scratch = newScratch(o)
 	if err := o.load(&rep); err != nil {
 		return nil, rep, errors.Join(err, l.Close())
 	}
@@ -174,7 +176,7 @@ func (o *Outbox) Append(ingestIndex uint64, points []byte, sync bool) error {
 	o.appendMu.Lock()
 	defer o.appendMu.Unlock()
 	e := Entry{Kind: KindResult, IngestTime: int64(ingestIndex), Points: points}
-	o.rec = encodeEntry(o.rec[:0], &e, o.log.opts.Compress)
+	o.rec = encodeEntry(o.rec[:0], &e, o.log.opts.Compress, o.scratch)
 	e.record = o.rec
 	defer func() { o.rec = o.recKeep.Bytes(o.rec, len(e.record)) }()
 	o.mu.Lock()

@@ -30,6 +30,10 @@ type Keeper struct {
 	now   func() time.Time // time.Now; set by tests
 }
 
+// WithClock returns a Keeper that reads the time from now: for tests of
+// buffers kept elsewhere.
+func WithClock(now func() time.Time) Keeper { return Keeper{now: now} }
+
 // Keep records a use of n bytes of a buffer of capacity c and reports
 // whether to keep it: always up to Small; above it, when the previous use
 // was less than a second before and at least one of the last quietUses
