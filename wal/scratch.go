@@ -33,9 +33,6 @@ func newScratch[T any](owner *T) *scratch {
 
 // get returns n bytes of room, valid until the next get.
 func (s *scratch) get(n int) []byte {
-	if s == nil {
-		return make([]byte, n)
-	}
 	if n > len(s.b) {
 		s.unmap()
 		if s.b = mapScratch(n); s.b == nil {
@@ -47,8 +44,8 @@ func (s *scratch) get(n int) []byte {
 
 // done records that the last get's room had n bytes written to it.
 func (s *scratch) done(n int) {
-	if s == nil || s.b == nil {
-		return
+	if s.b == nil {
+		return // a heap fallback
 	}
 	s.high = max(s.high, n)
 	if !s.keep.Keep(n, s.high) {
