@@ -43,6 +43,8 @@ func BenchmarkDecode(b *testing.B) {
 		{"json", TopicConfig{Filter: "sensors/+/+/temperature", Format: "json", QoS: -1, Measurement: "climate", Tags: tags,
 			JSON: JSONConfig{TimeField: "ts", TimeFormat: "unix_ms", TagFields: []string{"room"}}},
 			[]byte(`{"ts":1700000000000,"room":"r1","temperature":21.5,"humidity":40.25,"battery":{"v":3.1,"pct":87}}`), 1},
+		{"json/points=10", TopicConfig{Filter: "sensors/+/+/temperature", Format: "json", QoS: -1, Measurement: "temperature", Tags: tags,
+			JSON: JSONConfig{TimeField: "ts", TimeFormat: "unix_ns", TagFields: []string{"sensor"}}}, harnessJSON(10), 10},
 	}
 	const topic = "sensors/zone1/dev0042/temperature"
 	for _, tt := range tests {
@@ -70,6 +72,21 @@ func harnessPayload(n int) []byte {
 	for k := range n {
 		fmt.Fprintf(&s, "temperature,sensor=s%d value=2%d.%02d 1700000000123456789\n", k, k%10, k%97)
 	}
+	return []byte(s.String())
+}
+
+// harnessJSON is a json message as scripts/bench sends it: an array of n
+// objects, a sensor tag, a value and a 19-digit timestamp each.
+func harnessJSON(n int) []byte {
+	var s strings.Builder
+	s.WriteByte('[')
+	for k := range n {
+		if k > 0 {
+			s.WriteByte(',')
+		}
+		fmt.Fprintf(&s, `{"sensor":"s%d","value":2%d.%02d,"ts":1700000000123456789}`, k, k%10, k%97)
+	}
+	s.WriteByte(']')
 	return []byte(s.String())
 }
 

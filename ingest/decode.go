@@ -97,6 +97,7 @@ type decoder struct {
 	p     point.Point
 	sc    point.Scanner
 	l     point.RawLine
+	js    jsonScan
 	out   []byte
 	n     int
 }
@@ -109,10 +110,12 @@ func (d *decoder) release() {
 	clear(d.tags)
 	clear(d.segs)
 	clear(d.p.Fields) // string values share memory with a payload
+	clear(d.p.Tags)
 	d.rule, d.topic, d.meas, d.out, d.n = nil, "", "", nil, 0
 	d.tags, d.segs, d.p.Fields = d.tags[:0], d.segs[:0], d.p.Fields[:0]
 	d.sc.Reset(nil)
 	d.l = point.RawLine{Tags: d.l.Tags[:0], Fields: d.l.Fields[:0]}
+	d.js.release()
 	decoderPool.Put(d)
 }
 

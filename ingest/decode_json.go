@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
@@ -41,75 +42,92 @@ func set(keys []string) map[string]bool {
 	return m
 }
 
-// member is one flattened member of a json object.
-type member struct {
-	key string
-	val any // json.Number, string, bool
-}
-
 // json decodes an object, or an array of objects, into one point each.
+//
+// The payload is read once by d.js, which keeps the flattened members in
+// buffers that the pooled decoder reuses, so a message costs no
+// allocation. The parser accepts exactly what encoding/json accepts; for
+// anything else encoding/json reads the payload again, only to name the
+// error as it always has (jsonSyntaxError).
 func (d *decoder) json(payload []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		if err == io.EOF {
-			err = errors.New("empty payload")
-		}
-		return &DecodeError{Format: "json", Err: err}
+	js := &d.js
+	if !js.parse(payload) {
+		return &DecodeError{Format: "json", Err: jsonSyntaxError(payload)}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &DecodeError{Format: "json", Err: errors.New("trailing data after the JSON value")}
-	}
-	switch v := v.(type) {
-	case map[string]any:
-		return d.jsonObject(v, 0)
-	case []any:
-		for i, e := range v {
-			obj, ok := e.(map[string]any)
-			if !ok {
-				return &DecodeError{Format: "json", Element: i + 1, Err: fmt.Errorf("want an object, got %s", jsonKind(e))}
+	switch js.top {
+	case jsonObject:
+		return d.jsonObject(js.ms, 0)
+	case jsonArray:
+		for i, e := range js.elems {
+			if e.kind != jsonObject {
+				return &DecodeError{Format: "json", Element: i + 1, Err: fmt.Errorf("want an object, got %s", e.kind)}
 			}
-			if err := d.jsonObject(obj, i+1); err != nil {
+			if err := d.jsonObject(js.ms[e.from:e.to], i+1); err != nil {
 				return err
 			}
 		}
 		return nil
 	default:
-		return &DecodeError{Format: "json", Err: fmt.Errorf("want an object or an array of objects, got %s", jsonKind(v))}
+		return &DecodeError{Format: "json", Err: fmt.Errorf("want an object or an array of objects, got %s", js.top)}
 	}
 }
 
-// jsonObject turns one object into a point; elem is its 1-based position in
-// an array, 0 for a lone object.
-func (d *decoder) jsonObject(obj map[string]any, elem int) error {
-	fail := func(key string, err error) error {
-		return &DecodeError{Format: "json", Element: elem, Member: key, Err: err}
+// jsonSyntaxError is the error encoding/json finds in a payload that
+// jsonScan rejected.
+func jsonSyntaxError(payload []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
+		if err == io.EOF {
+			return errors.New("empty payload")
+		}
+		return err
 	}
-	ms := flatten(nil, "", obj)
-	sort.Slice(ms, func(i, j int) bool { return ms[i].key < ms[j].key })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].key == ms[i-1].key {
-			return fail(ms[i].key, errors.New("appears twice after flattening nested objects"))
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON value")
+	}
+	// jsonScan and encoding/json disagree: FuzzDecodeJSONReference
+	// looks for such payloads.
+	return errors.New("payload not understood")
+}
+
+// jsonObject turns the members of one object into a point; elem is its
+// 1-based position in an array, 0 for a lone object.
+func (d *decoder) jsonObject(ms []jsonMember, elem int) error {
+	js := &d.js
+	fail := func(key string, err error) error {
+		return &DecodeError{Format: "json", Element: elem, Member: strings.Clone(key), Err: err}
+	}
+	live := ms[:0]
+	for _, m := range ms {
+		if !m.dead {
+			live = append(live, m)
+		}
+	}
+	slices.SortFunc(live, func(a, b jsonMember) int { return bytes.Compare(js.key(a), js.key(b)) })
+	for i := 1; i < len(live); i++ {
+		if bytes.Equal(js.key(live[i]), js.key(live[i-1])) {
+			return fail(unsafeString(js.key(live[i])), errors.New("appears twice after flattening nested objects"))
 		}
 	}
 	jr := &d.rule.json
 	p := &d.p
 	p.Measurement, p.Tags, p.Fields, p.Time = "", p.Tags[:0], p.Fields[:0], 0
-	for _, m := range ms {
+	for _, m := range live {
+		key := unsafeString(js.key(m))
 		var err error
 		switch {
-		case jr.timeField != "" && m.key == jr.timeField:
-			p.Time, err = jsonTime(m.val, jr.timeFormat)
-		case jr.tagFields[m.key]:
-			if v := jsonString(m.val); v != "" {
-				p.SetTag(m.key, v)
+		case jr.timeField != "" && key == jr.timeField:
+			p.Time, err = jsonTime(m.kind, js.text(m), jr.timeFormat)
+		case jr.tagFields[key]:
+			if v := js.text(m); v != "" {
+				p.SetTag(key, v)
 			}
-		case jr.fields == nil || jr.fields[m.key]:
-			err = addJSONField(p, m)
+		case jr.fields == nil || jr.fields[key]:
+			err = addJSONField(p, key, m.kind, js.val(m))
 		}
 		if err != nil {
-			return fail(m.key, err)
+			return fail(key, err)
 		}
 	}
 	if len(p.Fields) == 0 {
@@ -121,80 +139,28 @@ func (d *decoder) jsonObject(obj map[string]any, elem int) error {
 	return nil
 }
 
-// flatten appends the members of obj to dst, naming nested members
-// parent_child and array elements parent_index; nulls are skipped.
-func flatten(dst []member, prefix string, v any) []member {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, c := range v {
-			dst = flatten(dst, join(prefix, k), c)
-		}
-	case []any:
-		for i, c := range v {
-			dst = flatten(dst, join(prefix, strconv.Itoa(i)), c)
-		}
-	case nil:
-	default:
-		dst = append(dst, member{key: prefix, val: v})
-	}
-	return dst
-}
-
-func join(prefix, key string) string {
-	if prefix == "" {
-		return key
-	}
-	return prefix + "_" + key
-}
-
-func addJSONField(p *point.Point, m member) error {
+// addJSONField adds the member key of the given kind and text (a number's
+// literal, a string's value) to p as a field. A string value shares the
+// memory of text.
+func addJSONField(p *point.Point, key string, kind jsonKind, text []byte) error {
 	var v lineprotocol.Value
-	switch x := m.val.(type) {
-	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
+	switch kind {
+	case jsonNumber:
+		f, err := strconv.ParseFloat(unsafeString(text), 64)
 		if err != nil {
-			return fmt.Errorf("number %s out of range", x)
+			return fmt.Errorf("number %s out of range", text)
 		}
 		v, _ = lineprotocol.FloatValue(f)
-	case bool:
-		v = lineprotocol.BoolValue(x)
-	case string:
-		var ok bool
-		if v, ok = lineprotocol.StringValue(x); !ok {
+	case jsonBool:
+		v = lineprotocol.BoolValue(string(text) == "true")
+	case jsonString:
+		var err error
+		if v, err = lineprotocol.NewValueFromBytes(lineprotocol.String, text); err != nil {
 			return errors.New("string is not valid UTF-8")
 		}
 	}
-	p.AddField(m.key, v)
+	p.AddField(key, v)
 	return nil
-}
-
-// jsonString renders a member as a tag value.
-func jsonString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case json.Number:
-		return string(x)
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	return ""
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	case string:
-		return "string"
-	case json.Number:
-		return "number"
-	case bool:
-		return "bool"
-	}
-	return "null"
 }
 
 var (
@@ -206,33 +172,34 @@ var (
 // time format; the empty format reads numbers as seconds.
 var unixScale = map[string]int64{"": 1e9, "unix": 1e9, "unix_ms": 1e6, "unix_us": 1e3, "unix_ns": 1}
 
-// jsonTime converts a time member to nanoseconds since the epoch.
-func jsonTime(v any, format string) (int64, error) {
-	switch x := v.(type) {
-	case json.Number:
+// jsonTime converts a time member, of the given kind and text, to
+// nanoseconds since the epoch.
+func jsonTime(kind jsonKind, text string, format string) (int64, error) {
+	switch kind {
+	case jsonNumber:
 		mul, ok := unixScale[format]
 		if !ok {
 			return 0, fmt.Errorf("time_format %s wants a string, got number", format)
 		}
-		ns, ok := scaleDecimal(string(x), mul)
+		ns, ok := scaleDecimal(text, mul)
 		if !ok {
-			return 0, fmt.Errorf("time %s out of range", x)
+			return 0, fmt.Errorf("time %s out of range", text)
 		}
 		return ns, nil
-	case string:
+	case jsonString:
 		if format != "" && format != "rfc3339" {
 			return 0, fmt.Errorf("time_format %s wants a number, got string", format)
 		}
-		t, err := time.Parse(time.RFC3339Nano, x)
+		t, err := time.Parse(time.RFC3339Nano, text)
 		if err != nil {
-			return 0, fmt.Errorf("time %q is not RFC 3339", x)
+			return 0, fmt.Errorf("time %q is not RFC 3339", text)
 		}
 		if t.Before(minTime) || t.After(maxTime) {
-			return 0, fmt.Errorf("time %q out of range", x)
+			return 0, fmt.Errorf("time %q out of range", text)
 		}
 		return t.UnixNano(), nil
 	}
-	return 0, fmt.Errorf("time wants a number or a string, got %s", jsonKind(v))
+	return 0, fmt.Errorf("time wants a number or a string, got %s", kind)
 }
 
 // scaleDecimal returns the JSON number s times mul (a power of ten) as an

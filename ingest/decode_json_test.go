@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -99,6 +101,120 @@ func TestScaleDecimal(t *testing.T) {
 		got, ok := scaleDecimal(tc.in, tc.mul)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("scaleDecimal(%s, %d) = %d, %v; want %d, %v", tc.in, tc.mul, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// jsonRules are json rules over the settings that change how members are
+// read: every time format, tag fields, a field list.
+func jsonRules(t testing.TB) []*Rule {
+	var rules []*Rule
+	for _, format := range []string{"", "unix", "unix_ms", "unix_us", "unix_ns", "rfc3339"} {
+		rules = append(rules, fuzzRule(t, "json", func(tc *TopicConfig) {
+			tc.JSON = JSONConfig{TimeField: "ts", TimeFormat: format, TagFields: []string{"id", "room", "a_b"}}
+		}))
+	}
+	rules = append(rules, fuzzRule(t, "json", func(tc *TopicConfig) { tc.JSON.Fields = []string{"v", "a_b", "x_0"} }))
+	rules = append(rules, fuzzRule(t, "json", func(tc *TopicConfig) { tc.Measurement = "{2}" }))
+	return rules
+}
+
+// TestDecodeJSONMatchesReference holds the json decoder to the former one,
+// built on encoding/json, for payloads chosen to reach every path of
+// jsonScan: escapes, invalid UTF-8, surrogates, names given twice, nulls,
+// numbers at the edges of the grammar and of float64, and syntax errors.
+func TestDecodeJSONMatchesReference(t *testing.T) {
+	deep := func(n int, open, close string) string {
+		return strings.Repeat(open, n) + strings.Repeat(close, n)
+	}
+	// wide gives an object of n members k0…k(n-1), then the members in
+	// again: past 16 names, jsonScan finds names given twice by sorting.
+	wide := func(n int, again string) string {
+		var b strings.Builder
+		b.WriteString(`{`)
+		for i := range n {
+			fmt.Fprintf(&b, `"k%d":%d,`, i%(n-1), i)
+		}
+		b.WriteString(again + `}`)
+		return b.String()
+	}
+	payloads := []string{
+		`{"v":1}`, ` {"v":1} `, "\t\r\n{\"v\":1}\n", `[{"v":1},{"v":2,"s":"x"}]`, `{"a":{"b":[1,{"c":true}]}}`,
+		`{"ts":"2023-11-14T22:13:20Z","v":1}`, `{"ts":"2023-11-14T22:13:20+01:00","v":1}`, `{"ts":1.5e9,"id":"x","v":1}`,
+		`{"ts":"1","v":1}`, `{"ts":true,"v":1}`, `{"ts":null,"v":1}`, `{"ts":[1],"v":1}`, `{"ts":{"x":1},"v":1}`,
+		`[]`, `[ ]`, `{}`, `{ }`, `3`, `"s"`, `true`, `null`, `[3]`, `[{"v":1},3]`, `[{"v":1e999},3]`, `[{"v":1},[1]]`,
+		`[{"v":1},"x"]`, `[{"v":1},null]`, `[{"v":1},true]`, `{"":1}`, `{"":{"b":1}}`, `{"":[1,2]}`, `{"a":{"":1}}`,
+		`{"v":1e999}`, `{"v":-1e999}`, `{"v":1e-999}`, `{"v":-0}`, `{"v":0.0}`, `{"v":1E+2}`, `{"v":1e-2}`, `{"v":-0.5e1}`,
+		`{"v":01}`, `{"v":1.}`, `{"v":.5}`, `{"v":-}`, `{"v":+1}`, `{"v":1e}`, `{"v":1e+}`, `{"v":0x1}`, `{"v":NaN}`,
+		`{"v":Infinity}`, `{"v":tru}`, `{"v":truex}`, `{"v":nul}`, `{"v":falsey}`, `{"v":1,}`, `{,"v":1}`, `{"v" 1}`,
+		`{"v":1 "w":2}`, `{v:1}`, `{'v':1}`, `{"v":1}}`, `{"v":1}]`, `[{"v":1}`, `[{"v":1},]`, `[,{"v":1}]`, `{"v":[1,]}`,
+		`{"v":1} x`, `{"v":1}x`, `{"v":1} {"v":2}`, `{"v":1}` + "\x00", "\xef\xbb\xbf{\"v\":1}", ``, ` `, "\n",
+		`{"v":1,"v":2}`, `{"v":1,"v":null}`, `{"v":null,"v":1}`, `{"a":{"x":1},"a":{"y":2}}`, `{"a":{"x":1},"a":5}`,
+		`{"a":1,"a":{"x":1},"a":2}`, `{"a":{"b":1,"b":2},"c":3}`, `{"a":1,"\u0061":2}`, `{"a_b":1,"a":{"b":2}}`,
+		`{"a":{"b":1},"a_b":2}`, `{"x":[1,2],"x_0":3}`, `{"x":[1,null,3]}`, `{"x":[[1,2],[3]]}`, `{"x":[]}`, `{"x":{}}`,
+		`{"s":"a\"b\\c\/d\be\ff\ng\rh\ti"}`, `{"s":"\u0041\u00e9\u4e2d"}`, `{"s":"\ud83d\ude00"}`, `{"s":"\ud83d"}`,
+		`{"s":"\ud83dx"}`, `{"s":"\ude00\ud83d"}`, `{"s":"\ud83d\u0041"}`, `{"s":"\ud83d\ud83d\ude00"}`, `{"s":"\u0000"}`,
+		`{"s":"\uZZZZ"}`, `{"s":"\u12"}`, `{"s":"\x"}`, `{"s":"\'"}`, `{"s":"a` + "\x01" + `"}`, `{"s":"a` + "\x7f" + `"}`,
+		`{"s":"` + "\xff\xfe" + `"}`, `{"s":"caf` + "\xc3" + `"}`, `{"s":"caf` + "\xc3\xa9" + `"}`, `{"` + "\xff" + `":1}`,
+		`{"` + "\xff" + `":1,"` + "\xfe" + `":2}`, `{"s":"\t"}`, `{"s":"` + "\t" + `"}`, `{"s":"x`, `{"s":"x\`,
+		`{"id":"","v":1}`, `{"id":"s1","room":"r","v":1}`, `{"id":7,"v":1}`, `{"id":true,"v":1}`, `{"id":"a,b=c","v":1}`,
+		`{"a":{"b":"t"},"v":1}`, `{"v":"x\ny"}`, `{"v":true,"w":false}`, `{"x":null}`, `{"ts":1700000000123,"v":1}`,
+		`{"ts":1700000000.123456789,"v":1}`, `{"ts":-1,"v":1}`, `{"ts":1e20,"v":1}`, `{"ts":"yesterday","v":1}`,
+		`{"v":1,"ts":1700000000123456789}`, `[{"ts":1,"v":1},{"ts":"2023-11-14T22:13:20.5Z","v":2}]`,
+		`{"temp":21.5,"ok":true,"state":"on"}`, `{"#":1}`, `{"a b":1,"c=d":2,"e,f":3}`, `{"v":1,"w":"\u00e9"}`,
+		wide(15, `"v":1`), wide(16, `"v":1`), wide(17, `"v":1`), wide(40, `"k3":{"a":1},"k5":null,"k7":{"b":2},"k7":3`), wide(40, `"k1_a":1,"k1":{"a":2}`),
+		deep(10000, "[", "]"), deep(10001, "[", "]"), `{"v":` + deep(9999, "[", "]") + `}`, `{"v":` + deep(10000, "[", "]") + `}`,
+		strings.Repeat(`{"a":`, 9999) + `1` + strings.Repeat(`}`, 9999), strings.Repeat(`{"a":`, 10001) + `1` + strings.Repeat(`}`, 10001),
+	}
+	topics := []string{"site/kitchen/temp", "site/a b/c,d"}
+	for _, r := range jsonRules(t) {
+		for _, topic := range topics {
+			for _, p := range payloads {
+				checkDecodeAgainstReference(t, r, topic, []byte(p))
+			}
+		}
+	}
+}
+
+// FuzzDecodeJSONReference holds the json decoder to the former one for
+// random payloads.
+func FuzzDecodeJSONReference(f *testing.F) {
+	for _, s := range []string{
+		`{"v":1}`, `[{"v":1},{"v":2,"s":"x"}]`, `{"a":{"b":[1,{"c":true}]}}`, `{"ts":"2023-11-14T22:13:20Z","v":1}`,
+		`{"ts":1.5e9,"id":"x","v":1}`, `{"a":{"x":1},"a":{"y":2}}`, `{"s":"\ud83d\ude00\u0041"}`, `{"v":1e999}`, `[{"v":1},3]`,
+	} {
+		f.Add([]byte(s), uint8(0))
+	}
+	rules := jsonRules(f)
+	f.Fuzz(func(t *testing.T, payload []byte, which uint8) {
+		checkDecodeAgainstReference(t, rules[int(which)%len(rules)], "site/kitchen/temp", payload)
+	})
+}
+
+// TestDecodeJSONAllocs checks that a json payload, one object or an array
+// of them, costs no allocation once the decoder's buffers have grown.
+func TestDecodeJSONAllocs(t *testing.T) {
+	if raceOn {
+		t.Skip("under -race sync.Pool drops decoders at random")
+	}
+	r := fuzzRule(t, "json", func(tc *TopicConfig) {
+		tc.JSON = JSONConfig{TimeField: "ts", TimeFormat: "unix_ns", TagFields: []string{"sensor"}}
+	})
+	for _, p := range []string{
+		`{"ts":1700000000123456789,"sensor":"s1","value":21.5,"ok":true,"state":"on","battery":{"v":3.1,"pct":[87,86]}}`,
+		`[{"sensor":"s0","value":21.50,"ts":1700000000123456789},{"sensor":"s1","value":-3e2,"ts":1700000000123456789}]`,
+		`{"sensor":"caf\u00e9 \ud83d\ude00","value":1,"note":"a\"b"}`,
+	} {
+		var out []byte
+		payload := []byte(p)
+		allocs := testing.AllocsPerRun(100, func() {
+			var err error
+			if out, _, err = r.Decode("site/kitchen/temp", payload, out[:0]); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per payload, want 0", p, allocs)
 		}
 	}
 }

@@ -2,12 +2,16 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 
@@ -15,13 +19,11 @@ import (
 )
 
 // This file keeps a copy of Rule.Decode as it was before the splice fast
-// paths (and of point.ParsePrecision before the point.Scanner), so that
-// the differential tests can hold the new code to it byte for byte.
+// paths and jsonScan (and of point.ParsePrecision before the
+// point.Scanner), so that the differential tests can hold the new code to
+// it byte for byte.
 
 func refDecode(r *Rule, topic string, payload []byte, dst []byte) (out []byte, n int, err error) {
-	if r.format == formatJSON {
-		return r.Decode(topic, payload, dst) // unchanged
-	}
 	d := refDecoder{rule: r, topic: topic, out: dst}
 	if err := d.prepare(); err != nil {
 		return dst, 0, &DecodeError{Format: formatNames[r.format], Err: err}
@@ -31,6 +33,8 @@ func refDecode(r *Rule, topic string, payload []byte, dst []byte) (out []byte, n
 		err = d.value(payload)
 	case formatInflux:
 		err = d.influx(payload)
+	case formatJSON:
+		err = d.json(payload)
 	}
 	if err == nil && d.n == 0 {
 		err = &DecodeError{Format: formatNames[r.format], Err: ErrNoPoints}
@@ -353,4 +357,189 @@ func FuzzDecodeReference(f *testing.F) {
 		}
 		checkDecodeAgainstReference(t, r, topic, payload)
 	})
+}
+
+// refMember is one flattened member of a json object.
+type refMember struct {
+	key string
+	val any // json.Number, string, bool
+}
+
+// json is decoder.json as it was before jsonScan: it decodes an object, or an array of objects, into one point each.
+func (d *refDecoder) json(payload []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		if err == io.EOF {
+			err = errors.New("empty payload")
+		}
+		return &DecodeError{Format: "json", Err: err}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &DecodeError{Format: "json", Err: errors.New("trailing data after the JSON value")}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		return d.jsonObject(v, 0)
+	case []any:
+		for i, e := range v {
+			obj, ok := e.(map[string]any)
+			if !ok {
+				return &DecodeError{Format: "json", Element: i + 1, Err: fmt.Errorf("want an object, got %s", refJSONKind(e))}
+			}
+			if err := d.jsonObject(obj, i+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		return &DecodeError{Format: "json", Err: fmt.Errorf("want an object or an array of objects, got %s", refJSONKind(v))}
+	}
+}
+
+// jsonObject turns one object into a point; elem is its 1-based position in
+// an array, 0 for a lone object.
+func (d *refDecoder) jsonObject(obj map[string]any, elem int) error {
+	fail := func(key string, err error) error {
+		return &DecodeError{Format: "json", Element: elem, Member: key, Err: err}
+	}
+	ms := refFlatten(nil, "", obj)
+	sort.Slice(ms, func(i, j int) bool { return ms[i].key < ms[j].key })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].key == ms[i-1].key {
+			return fail(ms[i].key, errors.New("appears twice after flattening nested objects"))
+		}
+	}
+	jr := &d.rule.json
+	p := &d.p
+	p.Measurement, p.Tags, p.Fields, p.Time = "", p.Tags[:0], p.Fields[:0], 0
+	for _, m := range ms {
+		var err error
+		switch {
+		case jr.timeField != "" && m.key == jr.timeField:
+			p.Time, err = refJSONTime(m.val, jr.timeFormat)
+		case jr.tagFields[m.key]:
+			if v := refJSONString(m.val); v != "" {
+				p.SetTag(m.key, v)
+			}
+		case jr.fields == nil || jr.fields[m.key]:
+			err = refAddJSONField(p, m)
+		}
+		if err != nil {
+			return fail(m.key, err)
+		}
+	}
+	if len(p.Fields) == 0 {
+		return fail("", errors.New("object has no fields"))
+	}
+	if err := d.emit(p); err != nil {
+		return fail("", err)
+	}
+	return nil
+}
+
+// refFlatten appends the members of obj to dst, naming nested members
+// parent_child and array elements parent_index; nulls are skipped.
+func refFlatten(dst []refMember, prefix string, v any) []refMember {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, c := range v {
+			dst = refFlatten(dst, refJoin(prefix, k), c)
+		}
+	case []any:
+		for i, c := range v {
+			dst = refFlatten(dst, refJoin(prefix, strconv.Itoa(i)), c)
+		}
+	case nil:
+	default:
+		dst = append(dst, refMember{key: prefix, val: v})
+	}
+	return dst
+}
+
+func refJoin(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "_" + key
+}
+
+func refAddJSONField(p *point.Point, m refMember) error {
+	var v lineprotocol.Value
+	switch x := m.val.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			return fmt.Errorf("number %s out of range", x)
+		}
+		v, _ = lineprotocol.FloatValue(f)
+	case bool:
+		v = lineprotocol.BoolValue(x)
+	case string:
+		var ok bool
+		if v, ok = lineprotocol.StringValue(x); !ok {
+			return errors.New("string is not valid UTF-8")
+		}
+	}
+	p.AddField(m.key, v)
+	return nil
+}
+
+// refJSONString renders a member as a tag value.
+func refJSONString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return string(x)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return ""
+}
+
+func refJSONKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case json.Number:
+		return "number"
+	case bool:
+		return "bool"
+	}
+	return "null"
+}
+
+// refJSONTime converts a time member to nanoseconds since the epoch.
+func refJSONTime(v any, format string) (int64, error) {
+	switch x := v.(type) {
+	case json.Number:
+		mul, ok := unixScale[format]
+		if !ok {
+			return 0, fmt.Errorf("time_format %s wants a string, got number", format)
+		}
+		ns, ok := scaleDecimal(string(x), mul)
+		if !ok {
+			return 0, fmt.Errorf("time %s out of range", x)
+		}
+		return ns, nil
+	case string:
+		if format != "" && format != "rfc3339" {
+			return 0, fmt.Errorf("time_format %s wants a number, got string", format)
+		}
+		t, err := time.Parse(time.RFC3339Nano, x)
+		if err != nil {
+			return 0, fmt.Errorf("time %q is not RFC 3339", x)
+		}
+		if t.Before(minTime) || t.After(maxTime) {
+			return 0, fmt.Errorf("time %q out of range", x)
+		}
+		return t.UnixNano(), nil
+	}
+	return 0, fmt.Errorf("time wants a number or a string, got %s", refJSONKind(v))
 }
