@@ -54,9 +54,10 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
   echo "Static stripped linux/arm64 binary: $((arm64 / 1024 / 1024)).$(( (arm64 % 1048576) * 10 / 1048576 )) MiB ($arm64 bytes)."
 } > "$tmp/section.md"
 cat "$tmp/section.md"
-# The section goes after the last MQTT section, above the micro-benchmarks.
+# The section goes after the last MQTT section, above the store-and-forward
+# and micro-benchmark sections.
 awk -v f="$tmp/section.md" '
-  /^## Micro-benchmarks/ && !done { while ((getline l < f) > 0) print l; print ""; done = 1 }
+  /^## (Store and forward|Micro-benchmarks)/ && !done { while ((getline l < f) > 0) print l; print ""; done = 1 }
   { print }
   END { if (!done) { print ""; while ((getline l < f) > 0) print l } }
 ' BENCHMARKS.md > "$tmp/B.md"

@@ -28,9 +28,10 @@ table=$("$tmp/bench" -rivulet bin/rivulet -footprint -rate 10000 -series 10000 "
   done
 } > "$tmp/section.md"
 cat "$tmp/section.md"
-# The section goes after the last MQTT section, above the micro-benchmarks.
+# The section goes after the last MQTT section, above the store-and-forward
+# and micro-benchmark sections.
 awk -v f="$tmp/section.md" '
-  /^## Micro-benchmarks/ && !done { while ((getline l < f) > 0) print l; print ""; done = 1 }
+  /^## (Store and forward|Micro-benchmarks)/ && !done { while ((getline l < f) > 0) print l; print ""; done = 1 }
   { print }
   END { if (!done) { print ""; while ((getline l < f) > 0) print l } }
 ' BENCHMARKS.md > "$tmp/B.md"
