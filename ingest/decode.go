@@ -93,6 +93,7 @@ type decoder struct {
 	meas  string      // rendered measurement; empty keeps an influx line's own
 	tags  []point.Tag // rendered configured tags
 	segs  []string    // topic segments
+	tbuf  []byte      // rendered templates joined from several parts
 	enc   point.Encoder
 	p     point.Point
 	sc    point.Scanner
@@ -127,12 +128,13 @@ func (d *decoder) prepare() error {
 		d.segs = splitTopic(d.segs[:0], d.topic)
 		segs = d.segs
 	}
+	d.tbuf = d.tbuf[:0]
 	var err error
-	if d.meas, err = r.measurement.render(d.topic, segs); err != nil {
+	if d.meas, err = r.measurement.render(d.topic, segs, &d.tbuf); err != nil {
 		return fmt.Errorf("measurement: %w", err)
 	}
 	for _, t := range r.tags {
-		v, err := t.val.render(d.topic, segs)
+		v, err := t.val.render(d.topic, segs, &d.tbuf)
 		if err != nil {
 			return fmt.Errorf("tags.%s: %w", t.key, err)
 		}

@@ -190,31 +190,3 @@ func FuzzDecodeJSONReference(f *testing.F) {
 		checkDecodeAgainstReference(t, rules[int(which)%len(rules)], "site/kitchen/temp", payload)
 	})
 }
-
-// TestDecodeJSONAllocs checks that a json payload, one object or an array
-// of them, costs no allocation once the decoder's buffers have grown.
-func TestDecodeJSONAllocs(t *testing.T) {
-	if raceOn {
-		t.Skip("under -race sync.Pool drops decoders at random")
-	}
-	r := fuzzRule(t, "json", func(tc *TopicConfig) {
-		tc.JSON = JSONConfig{TimeField: "ts", TimeFormat: "unix_ns", TagFields: []string{"sensor"}}
-	})
-	for _, p := range []string{
-		`{"ts":1700000000123456789,"sensor":"s1","value":21.5,"ok":true,"state":"on","battery":{"v":3.1,"pct":[87,86]}}`,
-		`[{"sensor":"s0","value":21.50,"ts":1700000000123456789},{"sensor":"s1","value":-3e2,"ts":1700000000123456789}]`,
-		`{"sensor":"caf\u00e9 \ud83d\ude00","value":1,"note":"a\"b"}`,
-	} {
-		var out []byte
-		payload := []byte(p)
-		allocs := testing.AllocsPerRun(100, func() {
-			var err error
-			if out, _, err = r.Decode("site/kitchen/temp", payload, out[:0]); err != nil {
-				t.Fatal(err)
-			}
-		})
-		if allocs != 0 {
-			t.Errorf("%s: %v allocations per payload, want 0", p, allocs)
-		}
-	}
-}

@@ -167,3 +167,41 @@ func TestIsDecimal(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeAllocs checks that a message costs no allocation once the
+// decoder's buffers have grown: json payloads, one object or an array of
+// them, and a value payload whose measurement and tags come from templates
+// joined from several parts.
+func TestDecodeAllocs(t *testing.T) {
+	if raceOn {
+		t.Skip("under -race sync.Pool drops decoders at random")
+	}
+	jsonRule := fuzzRule(t, "json", func(tc *TopicConfig) {
+		tc.JSON = JSONConfig{TimeField: "ts", TimeFormat: "unix_ns", TagFields: []string{"sensor"}}
+	})
+	valueRule := fuzzRule(t, "value", func(tc *TopicConfig) {
+		tc.Measurement = "{3}_{2}"
+		tc.Tags = map[string]string{"zone": "{1}", "line": "L{1}-{2}", "site": "gh1"}
+	})
+	for _, tc := range []struct {
+		r       *Rule
+		payload string
+	}{
+		{jsonRule, `{"ts":1700000000123456789,"sensor":"s1","value":21.5,"ok":true,"state":"on","battery":{"v":3.1,"pct":[87,86]}}`},
+		{jsonRule, `[{"sensor":"s0","value":21.50,"ts":1700000000123456789},{"sensor":"s1","value":-3e2,"ts":1700000000123456789}]`},
+		{jsonRule, `{"sensor":"caf\u00e9 \ud83d\ude00","value":1,"note":"a\"b"}`},
+		{valueRule, `21.5`},
+	} {
+		var out []byte
+		payload := []byte(tc.payload)
+		allocs := testing.AllocsPerRun(100, func() {
+			var err error
+			if out, _, err = tc.r.Decode("site/kitchen/dev7/temp", payload, out[:0]); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per payload, want 0", tc.payload, allocs)
+		}
+	}
+}

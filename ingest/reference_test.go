@@ -63,11 +63,12 @@ func (d *refDecoder) prepare() error {
 		segs = strings.Split(d.topic, "/")
 	}
 	var err error
-	if d.meas, err = r.measurement.render(d.topic, segs); err != nil {
+	var buf []byte // never reused: every rendered value keeps its own memory
+	if d.meas, err = r.measurement.render(d.topic, segs, &buf); err != nil {
 		return fmt.Errorf("measurement: %w", err)
 	}
 	for _, t := range r.tags {
-		v, err := t.val.render(d.topic, segs)
+		v, err := t.val.render(d.topic, segs, &buf)
 		if err != nil {
 			return fmt.Errorf("tags.%s: %w", t.key, err)
 		}

@@ -68,8 +68,10 @@ func segIndex(s string) (int, bool) {
 // literal reports whether the template has no placeholder.
 func (t *template) literal() bool { return t.maxSeg < 0 }
 
-// render fills in the placeholders from the topic's segments.
-func (t *template) render(topic string, segs []string) (string, error) {
+// render fills in the placeholders from the topic's segments. A value
+// joined from several parts is appended to *buf and shares its memory: it
+// stays valid, but changes once *buf is reused from the start.
+func (t *template) render(topic string, segs []string, buf *[]byte) (string, error) {
 	if t.literal() {
 		return t.src, nil
 	}
@@ -80,13 +82,15 @@ func (t *template) render(topic string, segs []string) (string, error) {
 	if len(t.parts) == 1 {
 		return segs[t.parts[0].seg], nil
 	}
-	var b strings.Builder
+	b := *buf
+	start := len(b)
 	for _, p := range t.parts {
 		if p.seg < 0 {
-			b.WriteString(p.lit)
+			b = append(b, p.lit...)
 		} else {
-			b.WriteString(segs[p.seg])
+			b = append(b, segs[p.seg]...)
 		}
 	}
-	return b.String(), nil
+	*buf = b
+	return unsafeString(b[start:]), nil
 }
