@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,7 +103,7 @@ func (d *decoder) jsonObject(ms []jsonMember, elem int) error {
 			live = append(live, m)
 		}
 	}
-	slices.SortFunc(live, func(a, b jsonMember) int { return bytes.Compare(js.key(a), js.key(b)) })
+	js.sortMembers(live)
 	for i := 1; i < len(live); i++ {
 		if bytes.Equal(js.key(live[i]), js.key(live[i-1])) {
 			return fail(unsafeString(js.key(live[i])), errors.New("appears twice after flattening nested objects"))

@@ -122,6 +122,24 @@ func (js *jsonScan) val(m jsonMember) []byte {
 	return b[m.val.off : m.val.off+m.val.n]
 }
 
+// sortMembers sorts ms by name: by insertion, as an object has a few
+// members, and with slices.SortFunc past a dozen.
+func (js *jsonScan) sortMembers(ms []jsonMember) {
+	if len(ms) > 12 {
+		slices.SortFunc(ms, func(a, b jsonMember) int { return bytes.Compare(js.key(a), js.key(b)) })
+		return
+	}
+	for i := 1; i < len(ms); i++ {
+		m := ms[i]
+		k := js.key(m)
+		j := i
+		for ; j > 0 && bytes.Compare(js.key(ms[j-1]), k) > 0; j-- {
+			ms[j] = ms[j-1]
+		}
+		ms[j] = m
+	}
+}
+
 // text is val as a string sharing its memory.
 func (js *jsonScan) text(m jsonMember) string { return unsafeString(js.val(m)) }
 

@@ -184,6 +184,49 @@ func trimFraction(v []byte) []byte {
 	return v
 }
 
+// appendPlain appends p as point.Encoder would, if that is easy to prove:
+// a measurement, tag keys and values and field keys that need no escaping
+// (plainToken), tags in strictly increasing order, and no string field
+// (whose value the encoder escapes). Otherwise it reports false and
+// appends nothing.
+func appendPlain(dst []byte, p *point.Point) ([]byte, bool) {
+	if len(p.Fields) == 0 || !plainToken(p.Measurement) {
+		return dst, false
+	}
+	for i := range p.Tags {
+		t := &p.Tags[i]
+		if !plainToken(t.Key) || !plainToken(t.Value) || i > 0 && t.Key <= p.Tags[i-1].Key {
+			return dst, false
+		}
+	}
+	for i := range p.Fields {
+		f := &p.Fields[i]
+		if !plainToken(f.Key) || f.Value.Kind() == lineprotocol.String {
+			return dst, false
+		}
+	}
+	dst = append(dst, p.Measurement...)
+	for _, t := range p.Tags {
+		dst = appendTag(dst, t.Key, t.Value)
+	}
+	for i := range p.Fields {
+		f := &p.Fields[i]
+		if i == 0 {
+			dst = append(dst, ' ')
+		} else {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, f.Key...)
+		dst = append(dst, '=')
+		dst = f.Value.AppendBytes(dst)
+	}
+	if p.Time != 0 {
+		dst = append(dst, ' ')
+		dst = strconv.AppendInt(dst, p.Time, 10)
+	}
+	return append(dst, '\n'), true
+}
+
 func appendTag(dst []byte, k, v string) []byte {
 	dst = append(dst, ',')
 	dst = append(dst, k...)
