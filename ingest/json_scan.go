@@ -284,23 +284,36 @@ func (js *jsonScan) object() bool {
 		ref.to = len(js.ms)
 		js.names = append(js.names, ref)
 		js.path = js.path[:plen]
-		js.ws()
-		if js.pos >= len(js.src) {
+		more, ok := js.after('}')
+		if !ok {
 			return false
 		}
-		switch js.src[js.pos] {
-		case ',':
-			js.pos++
-		case '}':
-			js.pos++
+		if !more {
 			js.replaced(base)
 			js.names = js.names[:base]
-			js.depth--
 			return true
-		default:
-			return false
 		}
 	}
+}
+
+// after reads what follows a member or an element: a comma, when more
+// follow, or the closing bracket, which ends the object or array. ok is
+// false for anything else.
+func (js *jsonScan) after(closing byte) (more, ok bool) {
+	js.ws()
+	if js.pos >= len(js.src) {
+		return false, false
+	}
+	switch js.src[js.pos] {
+	case ',':
+		js.pos++
+		return true, true
+	case closing:
+		js.pos++
+		js.depth--
+		return false, true
+	}
+	return false, false
 }
 
 // replaced marks dead the members of every name of the object whose names
@@ -369,19 +382,8 @@ func (js *jsonScan) array(top bool) bool {
 			}
 			js.path = js.path[:plen]
 		}
-		js.ws()
-		if js.pos >= len(js.src) {
-			return false
-		}
-		switch js.src[js.pos] {
-		case ',':
-			js.pos++
-		case ']':
-			js.pos++
-			js.depth--
-			return true
-		default:
-			return false
+		if more, ok := js.after(']'); !more {
+			return ok
 		}
 	}
 }

@@ -153,13 +153,7 @@ func (d *decoder) spliceLine(dst []byte, l *point.RawLine) ([]byte, bool) {
 // appendField appends field i, writing its value as the encoder would:
 // as written when that is the same, else re-encoded.
 func appendField(dst []byte, i int, f *point.RawField) []byte {
-	if i == 0 {
-		dst = append(dst, ' ')
-	} else {
-		dst = append(dst, ',')
-	}
-	dst = append(dst, f.Key...)
-	dst = append(dst, '=')
+	dst = appendFieldKey(dst, i, f.Key)
 	if f.Kind == lineprotocol.Float {
 		if t := trimFraction(f.Value); canonicalFloat(t) {
 			return append(dst, t...)
@@ -210,21 +204,26 @@ func appendPlain(dst []byte, p *point.Point) ([]byte, bool) {
 		dst = appendTag(dst, t.Key, t.Value)
 	}
 	for i := range p.Fields {
-		f := &p.Fields[i]
-		if i == 0 {
-			dst = append(dst, ' ')
-		} else {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, f.Key...)
-		dst = append(dst, '=')
-		dst = f.Value.AppendBytes(dst)
+		dst = appendFieldKey(dst, i, p.Fields[i].Key)
+		dst = p.Fields[i].Value.AppendBytes(dst)
 	}
 	if p.Time != 0 {
 		dst = append(dst, ' ')
 		dst = strconv.AppendInt(dst, p.Time, 10)
 	}
 	return append(dst, '\n'), true
+}
+
+// appendFieldKey appends what precedes the value of field i: the space
+// before the first field or the comma between two, the key and '='.
+func appendFieldKey[K string | []byte](dst []byte, i int, key K) []byte {
+	if i == 0 {
+		dst = append(dst, ' ')
+	} else {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, key...)
+	return append(dst, '=')
 }
 
 func appendTag(dst []byte, k, v string) []byte {
