@@ -51,6 +51,9 @@ func set(keys []string) map[string]bool {
 func (d *decoder) json(payload []byte) error {
 	js := &d.js
 	if !js.parse(payload) {
+		if js.tooLong {
+			return &DecodeError{Format: "json", Err: fmt.Errorf("flattened member names pass %d MiB", jsonMaxNames>>20)}
+		}
 		return &DecodeError{Format: "json", Err: jsonSyntaxError(payload)}
 	}
 	switch js.top {

@@ -105,6 +105,23 @@ func TestScaleDecimal(t *testing.T) {
 	}
 }
 
+// TestDecodeJSONNamesBounded: an array of 9000 numbers under a 4 KiB
+// name, a 22 KB payload, would flatten into 36 MiB of names; it is
+// refused with an error that says so.
+func TestDecodeJSONNamesBounded(t *testing.T) {
+	r := fuzzRule(t, "json", nil)
+	payload := `{"` + strings.Repeat("n", 4096) + `":[` + strings.Repeat("0,", 8999) + `0]}`
+	_, n, err := r.Decode("site/kitchen/temp", []byte(payload), nil)
+	if err == nil || n != 0 || !strings.Contains(err.Error(), "json: flattened member names pass 32 MiB") {
+		t.Fatalf("got %d points, %v", n, err)
+	}
+	// The same shape with room to spare decodes.
+	payload = `{"` + strings.Repeat("n", 4096) + `":[` + strings.Repeat("0,", 99) + `0]}`
+	if _, n, err = r.Decode("site/kitchen/temp", []byte(payload), nil); err != nil || n != 1 {
+		t.Fatalf("got %d points, %v", n, err)
+	}
+}
+
 // jsonRules are json rules over the settings that change how members are
 // read: every time format, tag fields, a field list.
 func jsonRules(t testing.TB) []*Rule {

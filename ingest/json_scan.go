@@ -30,6 +30,11 @@ func (k jsonKind) String() string {
 // accepts.
 const jsonMaxDepth = 10000
 
+// jsonMaxNames bounds the flattened member names of one payload. Each
+// element of an array under a long name repeats that name, so a small
+// payload can ask for gigabytes of names.
+const jsonMaxNames = 32 << 20
+
 // jsonSpan is a run of bytes in one of jsonScan's buffers.
 type jsonSpan struct{ off, n int32 }
 
@@ -74,12 +79,14 @@ type jsonScan struct {
 	ms    []jsonMember
 	elems []jsonElem   // of a top-level array
 	names []jsonKeyRef // of the objects being read, innermost last
+	// tooLong is set when parse stopped at jsonMaxNames.
+	tooLong bool
 }
 
 // parse reads src. It reports false if src is not one JSON value between
 // optional white space, or nests deeper than encoding/json allows.
 func (js *jsonScan) parse(src []byte) bool {
-	js.src, js.pos, js.depth = src, 0, 0
+	js.src, js.pos, js.depth, js.tooLong = src, 0, 0, false
 	js.path, js.keys, js.strs = js.path[:0], js.keys[:0], js.strs[:0]
 	js.ms, js.elems, js.names = js.ms[:0], js.elems[:0], js.names[:0]
 	if len(src) > 1<<31-1 {
@@ -194,10 +201,7 @@ func (js *jsonScan) value() bool {
 		return js.array(false)
 	case '"':
 		v, own, ok := js.str()
-		if ok {
-			js.leaf(jsonString, v, own)
-		}
-		return ok
+		return ok && js.leaf(jsonString, v, own)
 	case 't':
 		return js.literal("true", jsonBool)
 	case 'f':
@@ -209,16 +213,22 @@ func (js *jsonScan) value() bool {
 		if !js.number() {
 			return false
 		}
-		js.leaf(jsonNumber, jsonSpan{int32(start), int32(js.pos - start)}, false)
-		return true
+		return js.leaf(jsonNumber, jsonSpan{int32(start), int32(js.pos - start)}, false)
 	}
 }
 
 // leaf adds a member named by the current path.
-func (js *jsonScan) leaf(kind jsonKind, val jsonSpan, own bool) {
+// It reports false, setting tooLong, once the names would pass
+// jsonMaxNames.
+func (js *jsonScan) leaf(kind jsonKind, val jsonSpan, own bool) bool {
 	off := len(js.keys)
+	if off+len(js.path) > jsonMaxNames {
+		js.tooLong = true
+		return false
+	}
 	js.keys = append(js.keys, js.path...)
 	js.ms = append(js.ms, jsonMember{key: jsonSpan{int32(off), int32(len(js.path))}, val: val, kind: kind, own: own})
+	return true
 }
 
 func (js *jsonScan) literal(word string, kind jsonKind) bool {
@@ -227,10 +237,7 @@ func (js *jsonScan) literal(word string, kind jsonKind) bool {
 	}
 	start := js.pos
 	js.pos += len(word)
-	if kind == jsonBool {
-		js.leaf(jsonBool, jsonSpan{int32(start), int32(len(word))}, false)
-	}
-	return true
+	return kind != jsonBool || js.leaf(jsonBool, jsonSpan{int32(start), int32(len(word))}, false)
 }
 
 // enter counts one more level of nesting; false past jsonMaxDepth.
