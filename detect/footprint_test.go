@@ -7,8 +7,10 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/rivulet-edge/rivulet/ops"
 	"github.com/rivulet-edge/rivulet/point"
 )
 
@@ -59,5 +61,32 @@ func TestFootprint(t *testing.T) {
 	runtime.ReadMemStats(&m1)
 	live := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
 	t.Logf("detect.Op: %d series, live heap %d B (%.0f B/series)", o.Len(), live, float64(live)/series)
+	runtime.KeepAlive(o)
+}
+
+// TestAnomalyFootprint: past the first 64 series, the anomaly rule's
+// detectors are allocated in pages, so a series costs its 8.3 KiB of
+// detector and little more, not the 9.25 KiB size class each would take
+// alone. 2000 series, the harness's readings on the anomaly detector.
+func TestAnomalyFootprint(t *testing.T) {
+	const series = 2000
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	o := newOp(t, detector("anomaly"))
+	var p point.Point
+	emit := func(*point.Point) {}
+	for i := range series {
+		harnessPoint(&p, i, 0)
+		o.Add(&p, int64(time.Second), int64(time.Second), emit)
+	}
+	p = point.Point{}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	per := float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / series
+	t.Logf("anomaly rule: %d series, %.0f B of live heap per series", o.Len(), per)
+	if size := float64(unsafe.Sizeof(ops.Anomaly{})); per > size+600 {
+		t.Errorf("%.0f B per series for a detector of %.0f B", per, size)
+	}
 	runtime.KeepAlive(o)
 }

@@ -176,7 +176,7 @@ func TestAddAllocs(t *testing.T) {
 func TestLayout(t *testing.T) {
 	want := map[string]string{
 		"threshold": "shared", "ewma": "shared", "rate": "shared", "stuck": "shared", "no_data": "shared",
-		"bounds": "stateless", "zscore": "owned", "mad": "owned", "anomaly": "owned",
+		"bounds": "stateless", "zscore": "owned", "mad": "owned", "anomaly": "anomalies",
 	}
 	for _, kind := range Kinds {
 		var got string
@@ -185,6 +185,8 @@ func TestLayout(t *testing.T) {
 			got = "stateless"
 		case *owned:
 			got = "owned"
+		case *anomalies:
+			got = "anomalies"
 		case *shared[ops.ThresholdState], *shared[ops.EWMAState], *shared[ops.RateState], *shared[StuckState], *shared[GapState]:
 			got = "shared"
 		}
