@@ -144,8 +144,9 @@ func TestDecodeJSONMatchesReference(t *testing.T) {
 	deep := func(n int, open, close string) string {
 		return strings.Repeat(open, n) + strings.Repeat(close, n)
 	}
-	// wide gives an object of n members k0…k(n-1), then the members in
-	// again: past 16 names, jsonScan finds names given twice by sorting.
+	// wide gives an object of n members named k0…k(n-2), k0 twice, then
+	// the members in again: past 16 names, jsonScan finds names given
+	// twice by sorting them.
 	wide := func(n int, again string) string {
 		var b strings.Builder
 		b.WriteString(`{`)
