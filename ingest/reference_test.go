@@ -366,7 +366,8 @@ type refMember struct {
 	val any // json.Number, string, bool
 }
 
-// json is decoder.json as it was before jsonScan: it decodes an object, or an array of objects, into one point each.
+// json is decoder.json as it was before jsonScan: it decodes an object,
+// or an array of objects, into one point each.
 func (d *refDecoder) json(payload []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
