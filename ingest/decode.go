@@ -174,11 +174,6 @@ func (d *decoder) emit(p *point.Point) error {
 		// A line starting with '#' is a comment: the point would vanish.
 		return fmt.Errorf("measurement %q must not start with '#'", p.Measurement)
 	}
-	if out, ok := appendPlain(d.out, p); ok {
-		d.out = out
-		d.n++
-		return nil
-	}
 	out, err := d.enc.Append(d.out, p)
 	if err != nil {
 		return err

@@ -24,32 +24,15 @@ import (
 // written as they are: valid for the encoder, nothing to escape, and no
 // measurement that starts a comment.
 func (d *decoder) plainConfig() bool {
-	if d.meas != "" && (!plainToken(d.meas) || d.meas[0] == '#') {
+	if d.meas != "" && (!point.Plain(d.meas) || d.meas[0] == '#') {
 		return false
 	}
 	for _, t := range d.tags {
-		if !plainToken(t.Key) || !plainToken(t.Value) {
+		if !point.Plain(t.Key) || !point.Plain(t.Value) {
 			return false
 		}
 	}
 	return true
-}
-
-// plainToken reports whether the encoder accepts s as a measurement, key or
-// tag value and writes it unchanged.
-func plainToken(s string) bool {
-	if s == "" || s[len(s)-1] == '\\' {
-		return false
-	}
-	var hi byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < ' ' || c == 0x7f || c == ',' || c == ' ' || c == '=' {
-			return false
-		}
-		hi |= c
-	}
-	return hi < utf8.RuneSelf || utf8.ValidString(s)
 }
 
 // spliceInflux is the fast path of influx: each line the point.Scanner
@@ -153,7 +136,13 @@ func (d *decoder) spliceLine(dst []byte, l *point.RawLine) ([]byte, bool) {
 // appendField appends field i, writing its value as the encoder would:
 // as written when that is the same, else re-encoded.
 func appendField(dst []byte, i int, f *point.RawField) []byte {
-	dst = appendFieldKey(dst, i, f.Key)
+	if i == 0 {
+		dst = append(dst, ' ')
+	} else {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, f.Key...)
+	dst = append(dst, '=')
 	if f.Kind == lineprotocol.Float {
 		if t := trimFraction(f.Value); canonicalFloat(t) {
 			return append(dst, t...)
@@ -176,54 +165,6 @@ func trimFraction(v []byte) []byte {
 		v = v[:len(v)-1]
 	}
 	return v
-}
-
-// appendPlain appends p as point.Encoder would, if that is easy to prove:
-// a measurement, tag keys and values and field keys that need no escaping
-// (plainToken), tags in strictly increasing order, and no string field
-// (whose value the encoder escapes). Otherwise it reports false and
-// appends nothing.
-func appendPlain(dst []byte, p *point.Point) ([]byte, bool) {
-	if len(p.Fields) == 0 || !plainToken(p.Measurement) {
-		return dst, false
-	}
-	for i := range p.Tags {
-		t := &p.Tags[i]
-		if !plainToken(t.Key) || !plainToken(t.Value) || i > 0 && t.Key <= p.Tags[i-1].Key {
-			return dst, false
-		}
-	}
-	for i := range p.Fields {
-		f := &p.Fields[i]
-		if !plainToken(f.Key) || f.Value.Kind() == lineprotocol.String {
-			return dst, false
-		}
-	}
-	dst = append(dst, p.Measurement...)
-	for _, t := range p.Tags {
-		dst = appendTag(dst, t.Key, t.Value)
-	}
-	for i := range p.Fields {
-		dst = appendFieldKey(dst, i, p.Fields[i].Key)
-		dst = p.Fields[i].Value.AppendBytes(dst)
-	}
-	if p.Time != 0 {
-		dst = append(dst, ' ')
-		dst = strconv.AppendInt(dst, p.Time, 10)
-	}
-	return append(dst, '\n'), true
-}
-
-// appendFieldKey appends what precedes the value of field i: the space
-// before the first field or the comma between two, the key and '='.
-func appendFieldKey[K string | []byte](dst []byte, i int, key K) []byte {
-	if i == 0 {
-		dst = append(dst, ' ')
-	} else {
-		dst = append(dst, ',')
-	}
-	dst = append(dst, key...)
-	return append(dst, '=')
 }
 
 func appendTag(dst []byte, k, v string) []byte {
@@ -327,7 +268,7 @@ func canonicalFloat(v []byte) bool {
 // spliceValue is the fast path of value for numbers, booleans and strings
 // that need no escaping. On false nothing is appended.
 func (d *decoder) spliceValue(payload []byte) bool {
-	if d.meas == "" || !d.plainConfig() || !plainToken(d.rule.field) {
+	if d.meas == "" || !d.plainConfig() || !point.Plain(d.rule.field) {
 		return false
 	}
 	s := bytes.TrimSpace(payload)

@@ -129,7 +129,17 @@ func AppendLine(dst []byte, p *Point) ([]byte, error) {
 	return appendLine(&enc, dst, p)
 }
 
+// appendLine writes p directly when appendPlain can, else through enc.
 func appendLine(enc *lineprotocol.Encoder, dst []byte, p *Point) ([]byte, error) {
+	if out, ok := appendPlain(dst, p); ok {
+		return out, nil
+	}
+	return encodeLine(enc, dst, p)
+}
+
+// encodeLine appends p through the line-protocol encoder, which
+// validates and escapes every name and value.
+func encodeLine(enc *lineprotocol.Encoder, dst []byte, p *Point) ([]byte, error) {
 	if len(p.Fields) == 0 {
 		return dst, fmt.Errorf("measurement %q: %w", p.Measurement, ErrNoFields)
 	}
