@@ -16,6 +16,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/rivulet-edge/rivulet/point"
 )
 
 // rivCfg is what one rivulet run is configured with.
@@ -259,6 +260,12 @@ var bareConn string
 // outbound (no inbound packets kept, as rivulet's source does).
 var bareStore string
 
+// bareParse is the -bare-parse experiment: "" (the bare subscriber only
+// counts messages) or the payload format ("value" or "influx") it also
+// parses each message's points in, once, with rivulet's own line-protocol
+// decoder: the least any agent that reads the points has to do.
+var bareParse string
+
 // bare is a running bare subscriber (this program, subcommand subscribe).
 type bare struct {
 	cmd    *exec.Cmd
@@ -291,7 +298,7 @@ func startBare(broker, id string, qos byte, n int) (*bare, error) {
 	}
 	b := &bare{cmd: exec.Command(self, "subscribe", broker, id, strconv.Itoa(int(qos)), strconv.Itoa(n)),
 		done: make(chan struct{}), counts: make(chan int64, 16)}
-	b.cmd.Env = append(os.Environ(), "BENCH_BARE_CONN="+bareConn, "BENCH_BARE_STORE="+bareStore)
+	b.cmd.Env = append(os.Environ(), "BENCH_BARE_CONN="+bareConn, "BENCH_BARE_STORE="+bareStore, "BENCH_BARE_PARSE="+bareParse)
 	out, err := b.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -338,8 +345,15 @@ func bareSubscriber(broker, id, qosStr, nStr string) error {
 	qos, _ := strconv.Atoi(qosStr)
 	var got atomic.Int64
 	done := make(chan struct{})
+	parse, err := payloadParser(os.Getenv("BENCH_BARE_PARSE"))
+	if err != nil {
+		return err
+	}
 	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID(id).SetCleanSession(false).
-		SetDefaultPublishHandler(func(mqtt.Client, mqtt.Message) {
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+			if parse != nil {
+				parse(m.Payload())
+			}
 			if got.Add(1) == int64(n) {
 				close(done)
 			}
@@ -373,4 +387,41 @@ func bareSubscriber(broker, id, qosStr, nStr string) error {
 			fmt.Printf("count %d\n", got.Load())
 		}
 	}
+}
+
+// payloadParser returns what the bare subscriber does with each payload
+// under -bare-parse: nil for nothing, else a parse of the payload's points
+// (a value payload's number, an influx payload's lines with every field
+// value and timestamp) whose results are summed so that none of the work
+// can be skipped. paho calls the handler from one goroutine at a time
+// (ordered delivery, its default), so one decoder serves every message.
+func payloadParser(format string) (func([]byte), error) {
+	var sum float64
+	switch format {
+	case "":
+		return nil, nil
+	case "value":
+		return func(b []byte) {
+			if v, err := strconv.ParseFloat(string(b), 64); err == nil {
+				sum += v
+			}
+		}, nil
+	case "influx":
+		var dec point.Decoder
+		add := func(p *point.Point) error {
+			for _, f := range p.Fields {
+				if v, ok := point.Float(f.Value); ok {
+					sum += v
+				}
+			}
+			sum += float64(p.Time & 1)
+			return nil
+		}
+		return func(b []byte) {
+			if err := dec.Parse(b, add); err != nil {
+				fmt.Fprintln(os.Stderr, "subscriber: parse:", err)
+			}
+		}, nil
+	}
+	return nil, fmt.Errorf("-bare-parse: format %q not supported (value or influx)", format)
 }

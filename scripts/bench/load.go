@@ -22,6 +22,9 @@ type traffic struct {
 	qos    byte
 	points int // points per message (influx and json)
 	series int
+	// collectd: value payloads in collectd's form, "N:21.34" (the -peer
+	// collectd rounds only)
+	collectd bool
 }
 
 func (t traffic) devices() int { return max(1, (t.series+t.points-1)/t.points) }
@@ -50,8 +53,12 @@ func (t traffic) payload(b []byte, d int, ns int64, seq uint64) ([]byte, int) {
 	switch t.format {
 	case "value":
 		v := reading(d, 0, ns, seq)
+		if t.collectd {
+			b = append(b, "N:"...)
+		}
+		start := len(b)
 		b = strconv.AppendFloat(b, v, 'f', 2, 64)
-		lp = len("temperature") + tagLen + len(" value=") + len(b) + 20
+		lp = len("temperature") + tagLen + len(" value=") + len(b) - start + 20
 	case "influx":
 		for k := 0; k < t.points; k++ {
 			start := len(b)

@@ -61,6 +61,7 @@ type options struct {
 	label       string
 	noBare      bool
 	noRivulet   bool
+	peer        string // another agent measured in the same rounds ("": none)
 }
 
 func main() {
@@ -102,8 +103,10 @@ func main() {
 	flag.StringVar(&o.label, "label", "", "first column of the rows (default: a description of the run)")
 	flag.BoolVar(&o.noBare, "no-bare", false, "measure rivulet only")
 	flag.BoolVar(&o.noRivulet, "no-rivulet", false, "measure the bare subscriber only")
+	flag.StringVar(&o.peer, "peer", "", "live, value payloads: also measure another agent in each round: collectd (mqtt plugin → csv plugin; apt-get install collectd-core)")
 	flag.StringVar(&bareConn, "bare-conn", "plain", "bare subscriber's socket: plain (paho's), buffered (buffered reads) or coalesced (also coalesced writes)")
 	flag.StringVar(&bareStore, "bare-store", "memory", "bare subscriber's paho store: memory (paho's default) or outbound (keeps no inbound packets, as rivulet's source)")
+	parseFlag := flag.Bool("bare-parse", false, "the bare subscriber also parses each payload's points once (value and influx formats), a floor for any agent that reads them")
 	header := flag.Bool("header", false, "print the table header first")
 	foot := flag.Bool("footprint", false, "measure idle and steady-load CPU and RSS instead")
 	scaleKind := flag.String("scale", "", "print a scale curve: series or rate (live, rivulet and bare)")
@@ -122,6 +125,12 @@ func main() {
 		if bareStore != "memory" {
 			o.label += ", bare store " + bareStore
 		}
+		if *parseFlag {
+			o.label += ", bare subscriber parses"
+		}
+	}
+	if *parseFlag {
+		bareParse = o.traffic.format
 	}
 	var err error
 	switch {
@@ -202,20 +211,23 @@ func (s sample) String() string {
 }
 
 func bench(o options) error {
-	b, r, err := measure(o)
+	b, r, p, err := measure(o)
 	if err != nil {
 		return err
 	}
 	printRows(o.label, b, r, !o.noBare, !o.noRivulet)
+	if o.peer != "" {
+		printPeer(o.label, o.peer, b, p)
+	}
 	return nil
 }
 
 // measure runs the rounds of one configuration and returns the medians
-// (bare, rivulet).
-func measure(o options) (sample, sample, error) {
+// (bare, rivulet, the -peer agent).
+func measure(o options) (sample, sample, sample, error) {
 	dir, err := os.MkdirTemp("", "rivulet-bench-")
 	if err != nil {
-		return sample{}, sample{}, err
+		return sample{}, sample{}, sample{}, err
 	}
 	if os.Getenv("BENCH_KEEP") == "" {
 		defer os.RemoveAll(dir)
@@ -224,7 +236,7 @@ func measure(o options) (sample, sample, error) {
 	}
 	broker, stop, err := startMosquitto(dir, o.inflight)
 	if err != nil {
-		return sample{}, sample{}, err
+		return sample{}, sample{}, sample{}, err
 	}
 	defer stop()
 	// strace makes the agent's syscalls slower (4-9% more CPU per message
@@ -232,12 +244,12 @@ func measure(o options) (sample, sample, error) {
 	// one more round under strace gives only the fsync counts.
 	traced := o.strace
 	o.strace = false
-	var bares, rivs []sample
+	var bares, rivs, peers []sample
 	for round := 0; round < o.rounds; round++ {
-		var b, v sample
+		var b, v, p sample
 		if !o.noBare {
 			if b, err = measureBare(o, broker, round); err != nil {
-				return sample{}, sample{}, fmt.Errorf("bare subscriber: %w", err)
+				return sample{}, sample{}, sample{}, fmt.Errorf("bare subscriber: %w", err)
 			}
 			bares = append(bares, b)
 		}
@@ -247,11 +259,18 @@ func measure(o options) (sample, sample, error) {
 			// One retry: a shared machine can kill a round (strace dying).
 			fmt.Fprintf(os.Stderr, "%s, round %d: %v; retrying once\n", o.label, round+1, err)
 			if v, err = measureRivulet(o, dir, broker, round+100); err != nil {
-				return sample{}, sample{}, fmt.Errorf("rivulet: %w", err)
+				return sample{}, sample{}, sample{}, fmt.Errorf("rivulet: %w", err)
 			}
 		}
 		rivs = append(rivs, v)
 		fmt.Fprintf(os.Stderr, "%s, round %d:\n  bare    %s\n  rivulet %s\n", o.label, round+1, b, v)
+		if o.peer != "" {
+			if p, err = measurePeer(o, dir, broker, round); err != nil {
+				return sample{}, sample{}, sample{}, fmt.Errorf("%s: %w", o.peer, err)
+			}
+			peers = append(peers, p)
+			fmt.Fprintf(os.Stderr, "  %s %s\n", o.peer, p)
+		}
 	}
 	r := median(rivs)
 	if traced && !o.noRivulet {
@@ -260,13 +279,13 @@ func measure(o options) (sample, sample, error) {
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s, strace round: %v; retrying once\n", o.label, err)
 			if v, err = measureRivulet(o, dir, broker, 300); err != nil {
-				return sample{}, sample{}, fmt.Errorf("rivulet under strace: %w", err)
+				return sample{}, sample{}, sample{}, fmt.Errorf("rivulet under strace: %w", err)
 			}
 		}
 		fmt.Fprintf(os.Stderr, "%s, strace round (fsyncs only):\n  rivulet %s\n", o.label, v)
 		r.fsyncs, r.syncKinds = v.fsyncs, v.syncKinds
 	}
-	return median(bares), r, nil
+	return median(bares), r, median(peers), nil
 }
 
 // median takes the median of every figure separately.

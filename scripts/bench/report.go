@@ -14,8 +14,12 @@ func printHeader() {
 // printRows prints the bare subscriber's row (if measured) and rivulet's.
 func printRows(label string, b, r sample, withBare, withRivulet bool) {
 	if withBare {
-		fmt.Printf("| %s | bare paho subscriber | %s | %s | 1.00 | %s | 1.00 | %s | – | – | – | – | – | – | %s |\n",
-			label, num(b.msgs, 0), num(b.points, 0), num(b.cpuPerMsg, 1), rss(b), num(b.lost, 0))
+		who := "bare paho subscriber"
+		if bareParse != "" {
+			who += " + one parse"
+		}
+		fmt.Printf("| %s | %s | %s | %s | 1.00 | %s | 1.00 | %s | – | – | – | – | – | – | %s |\n",
+			label, who, num(b.msgs, 0), num(b.points, 0), num(b.cpuPerMsg, 1), rss(b), num(b.lost, 0))
 	}
 	if !withRivulet {
 		return
@@ -53,4 +57,16 @@ func ratio(a, b float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f", a/b)
+}
+
+// printPeer prints the row of the -peer agent, against the bare
+// subscriber's figures; it has no ingest log, acks or outbox.
+func printPeer(label, peer string, b, p sample) {
+	who := peer
+	if peer == "collectd" {
+		who = "collectd (mqtt → csv)"
+	}
+	fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | – | – | %s / %s (%s) | – | – | – | %s |\n",
+		label, who, num(p.msgs, 0), num(p.points, 0), ratio(p.msgs, b.msgs), num(p.cpuPerMsg, 1), ratio(p.cpuPerMsg, b.cpuPerMsg),
+		rss(p), num(p.wbPerPoint, 1), num(p.wcPerPt, 1), num(p.lpPerPoint, 1), num(p.lost, 0))
 }

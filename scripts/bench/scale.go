@@ -47,7 +47,7 @@ func scale(o options, kind, values string) error {
 			}
 		}
 		p.label = describe(p)
-		b, r, err := measure(p)
+		b, r, _, err := measure(p)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", kind, label, err)
 		}
