@@ -132,6 +132,10 @@ func main() {
 	if *parseFlag {
 		bareParse = o.traffic.format
 	}
+	if o.peer != "" && (*foot || *scaleKind != "") {
+		fmt.Fprintln(os.Stderr, "bench: -peer measures the standard rows only, not -footprint or -scale")
+		os.Exit(2)
+	}
 	var err error
 	switch {
 	case *foot:
