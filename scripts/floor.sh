@@ -19,9 +19,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/bench" ./scripts/bench
 echo "commit $(git describe --always --dirty --abbrev=7 2>/dev/null || echo unknown), $(nproc) cores, $(uname -m); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for points in 10 100; do
-  messages=$((5000000 / points))
-  [ "$messages" -le 200000 ] || messages=200000
+# points per message, messages per drain
+for run in "10 200000" "100 50000"; do
+  read -r points messages <<<"$run"
   common=(-rounds 1 -strace=false -mode drain -qos 1 -format influx -points "$points" -series 10000 -messages "$messages")
   for r in $(seq "$rounds"); do
     "$tmp/bench" "${common[@]}" -no-rivulet 2>/dev/null
