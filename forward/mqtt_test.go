@@ -19,7 +19,6 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/rivulet-edge/rivulet/ingest"
 	"github.com/rivulet-edge/rivulet/ingest/ingesttest"
 )
 
@@ -250,7 +249,7 @@ func TestMQTTBrokerDownThenBack(t *testing.T) {
 		t.Fatalf("no broker: got %v, want *RetryableError", err)
 	}
 
-	b := startBroker(t, addr)
+	b := ingesttest.StartBroker(t, addr)
 	sub := subscribe(t, "tcp://"+addr, "up/#")
 	if err := s.Write(context.Background(), []byte("m v=1 1\n")); err != nil {
 		t.Fatalf("broker back: %v", err)
@@ -261,7 +260,7 @@ func TestMQTTBrokerDownThenBack(t *testing.T) {
 	if err := s.Write(context.Background(), []byte("m v=2 2\n")); !errors.As(err, &re) {
 		t.Fatalf("broker gone: got %v, want *RetryableError", err)
 	}
-	startBroker(t, addr)
+	ingesttest.StartBroker(t, addr)
 	sub = subscribe(t, "tcp://"+addr, "up/#")
 	if err := s.Write(context.Background(), []byte("m v=2 2\n")); err != nil {
 		t.Fatalf("broker back again: %v", err)
@@ -269,27 +268,6 @@ func TestMQTTBrokerDownThenBack(t *testing.T) {
 	got := sub.waitN(t, 1)
 	if got[0].Payload != `[{"measurement":"m","tags":{},"fields":{"v":2.0},"time":"1970-01-01T00:00:00.000000002Z","ts":2}]` {
 		t.Errorf("got %q", got[0].Payload)
-	}
-}
-
-// startBroker starts rivulet's embedded broker on addr; it is closed at the
-// end of the test or by the caller.
-func startBroker(t *testing.T, addr string) *ingest.Broker {
-	t.Helper()
-	deadline := time.Now().Add(testDeadline)
-	for {
-		b, err := ingest.NewBroker(ingest.BrokerConfig{Enabled: true, Listen: addr}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err = b.Start(); err == nil {
-			t.Cleanup(func() { b.Close() })
-			return b
-		}
-		if time.Now().After(deadline) { // the port may linger a moment
-			t.Fatalf("start broker on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -479,7 +457,7 @@ func TestMQTTRunnerRetriesUntilBrokerIsBack(t *testing.T) {
 	case <-time.After(testDeadline):
 		t.Fatal("no failed attempt")
 	}
-	startBroker(t, addr)
+	ingesttest.StartBroker(t, addr)
 	sub := subscribe(t, "tcp://"+addr, "edge/#")
 	close(ready)
 	box.waitCommitted(t, 2)

@@ -206,14 +206,7 @@ func TestReadyAfterConnect(t *testing.T) {
 		code, body := get("/readyz")
 		return code == 503 && strings.Contains(body, "source sensors not connected to tcp://"+addr)
 	})
-	b, err := ingest.NewBroker(ingest.BrokerConfig{Enabled: true, Listen: addr}, ingesttest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	ingesttest.StartBroker(t, addr)
 	waitFor(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get("/readyz"); return code == 200 })
 	agent.stop(t)
 }

@@ -44,6 +44,32 @@ func Embedded(t testing.TB) string {
 	return "tcp://" + b.Addr()
 }
 
+// StartBroker starts rivulet's embedded broker on addr, which a test
+// chose before (FreeAddr), and closes it at the end of the test. Until the
+// broker binds it, the port can be taken for a moment as the ephemeral
+// port of any outgoing connection on the machine (other packages' tests,
+// the agent's own reconnect attempts), so a bind that fails is retried
+// for up to startTimeout.
+func StartBroker(t testing.TB, addr string) *ingest.Broker {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		b, err := ingest.NewBroker(ingest.BrokerConfig{Enabled: true, Listen: addr}, Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err = b.Start(); err == nil {
+			t.Cleanup(func() { b.Close() })
+			return b
+		}
+		b.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("start broker on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Mosquitto starts Debian's mosquitto on a free port with anonymous access
 // and no persistence, plus the extraConf lines, and returns its URL,
 // "tcp://127.0.0.1:PORT". Without mosquitto (on PATH, or in /usr/sbin where
